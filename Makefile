@@ -1,0 +1,104 @@
+# lucchi-repro: the only entry points. `make help` lists them.
+#
+# Every target that needs Python builds .venv first (pip with -c constraints.txt). User input
+# (PAPER, SCALE, NOTEBOOK) is validated here before any recipe runs, and reaches Python through
+# the environment, never through a shell command line.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SUFFIXES:
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+EXTRAS ?= all
+
+SLUGS := $(sort $(patsubst papers/%/paper.yml,%,$(wildcard papers/*/paper.yml)))
+PAPER ?=
+SCALE ?= cpu
+NOTEBOOK ?=
+export PAPER SCALE NOTEBOOK
+
+# pytest options shared by the notebook checks
+NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile
+BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --builder html -W -n --keep-going
+
+.PHONY: help venv reproduce notebooks sync test lint unit nbval book bench clean distclean
+
+help:
+	@echo "lucchi-repro. Targets:"
+	@echo "  make reproduce PAPER=<slug> [SCALE=cpu|paper] [NOTEBOOK=<name>]"
+	@echo "                     run a paper's notebooks (papermill) into results/<slug>/<scale>/"
+	@echo "                     and print its claims table; PAPER=all runs every paper."
+	@echo "                     Exits 1 if a hard claim fails, 2 for bad arguments."
+	@echo "  make test          lint + unit tests + nbval over every notebook + offline book build"
+	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W)"
+	@echo "  make bench         performance ratios (benchmarks/README.md)"
+	@echo "  make lint          ruff over the code and the notebooks"
+	@echo "  make notebooks PAPER=<slug>  re-execute a paper's notebooks in place (commit them)"
+	@echo "  make sync          regenerate bootstrap cells, the book's TOC and the tables"
+	@echo "  make clean         remove results/, the book build and caches (distclean: + .venv)"
+	@echo "Papers: $(SLUGS)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip -c constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# --- validation of user input (make-time: a bad value stops before any recipe runs, exit 2)
+define check_paper
+$(if $(strip $(PAPER)),,$(error PAPER is required, e.g. make reproduce PAPER=ngn-m. Valid: $(SLUGS) $(1)))
+$(if $(filter 1,$(words $(PAPER))),,$(error PAPER must be one word. Valid: $(SLUGS) $(1)))
+$(if $(filter $(PAPER),$(SLUGS) $(1)),,$(error unknown PAPER '$(PAPER)'. Valid: $(SLUGS) $(1)))
+endef
+check_scale = $(if $(filter $(SCALE),cpu paper),,$(error unknown SCALE '$(SCALE)'. Valid: cpu paper))
+check_notebook = $(if $(strip $(NOTEBOOK)),$(if $(filter 1,$(words $(NOTEBOOK))),,$(error NOTEBOOK must be one word)))
+
+# Checked when make reads this file, before any prerequisite (even .venv) is built.
+ifneq ($(filter reproduce notebooks,$(MAKECMDGOALS)),)
+$(eval $(call check_paper,all))
+$(eval $(check_scale))
+$(eval $(check_notebook))
+endif
+
+reproduce: $(STAMP)
+	$(PY) -m common.project.reproduce
+
+notebooks: $(STAMP)
+	$(PY) -m common.project.execute
+	$(PY) -m common.project.sync
+
+sync: $(STAMP)
+	$(PY) -m common.project.sync
+
+test: lint unit nbval book
+	@echo "make test: all stages passed"
+
+lint: $(STAMP)
+	@t0=$$SECONDS; $(VENV)/bin/ruff check . && echo "[time] lint: $$((SECONDS - t0)) s"
+
+unit: $(STAMP)
+	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -n 2 -q tests && echo "[time] unit tests: $$((SECONDS - t0)) s"
+
+nbval: $(STAMP)
+	@t0=$$SECONDS; $(PY) -m pytest $(NBVAL_OPTS) papers && echo "[time] nbval: $$((SECONDS - t0)) s"
+
+book: $(STAMP)
+	@t0=$$SECONDS; rm -rf book/_build && $(VENV)/bin/jupyter-book build . $(BOOK_OPTS) \
+		&& $(PY) -m common.project.book_check book/_build/html \
+		&& echo "[time] book: $$((SECONDS - t0)) s"
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf results book/_build _build .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,15 @@
+"""Shared core of the lucchi-repro monorepo.
+
+Subpackages (import what you need; nothing heavy happens at import time):
+
+- ``common.data``        datasets: verified downloads, idx readers, tiny-shakespeare, synthetic sets
+- ``common.models``      reference models and test objectives
+- ``common.optim``       optimizers: a pure functional update plus a thin ``torch.optim`` adapter
+- ``common.metrics``     metrics shared by several papers (LR sensitivity, divergence flags, ...)
+- ``common.experiment``  frozen configs, seeding, atomic results store, provenance, notebook runs
+- ``common.claims``      check and record a paper's claims against ``papers/<slug>/paper.yml``
+- ``common.plotting``    the one figure style
+- ``common.project``     the repository's own machinery (paper.yml schema, reproduce, book sync)
+"""
+
+__version__ = "0.1.0"

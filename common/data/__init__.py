@@ -1,0 +1,44 @@
+"""Datasets: verified downloads, MNIST / Fashion-MNIST idx files, Tiny Shakespeare, scikit-learn
+sets and synthetic generators. See :mod:`common.data.download` for where files are looked up."""
+
+from common.data.download import (
+    DataIntegrityError,
+    DataUnavailableError,
+    Resource,
+    copy_into_data_dir,
+    fetch,
+    sha256_file,
+    verify_file,
+)
+from common.data.idx import (
+    FASHION_MNIST,
+    MNIST,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+    to_tensors,
+)
+from common.data.synthetic import (
+    gaussian_blobs,
+    linear_regression,
+    logistic_regression,
+    shifted_wishart_quadratic,
+    spiked_psd_matrix,
+)
+from common.data.tabular import load_diabetes_standardized, load_sklearn
+from common.data.text import (
+    TINY_SHAKESPEARE,
+    CharTokenizer,
+    char_dataset,
+    load_tiny_shakespeare,
+    sample_batch,
+)
+
+__all__ = [
+    "DataIntegrityError", "DataUnavailableError", "Resource", "copy_into_data_dir", "fetch",
+    "sha256_file", "verify_file", "FASHION_MNIST", "MNIST", "load_fashion_mnist", "load_mnist",
+    "read_idx", "to_tensors", "gaussian_blobs", "linear_regression", "logistic_regression",
+    "shifted_wishart_quadratic", "spiked_psd_matrix", "load_diabetes_standardized",
+    "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
+    "sample_batch",
+]

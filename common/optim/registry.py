@@ -1,0 +1,114 @@
+"""The registry of optimizers: one line per method, explicit (no import-time discovery).
+
+Each entry pairs the pure functional update with a ``torch.optim`` factory, names the
+hyperparameter that a step-size sweep varies (``lr`` or ``c``), and cites the method. The
+conformance tests in ``tests/optim`` run over every entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+
+from common.optim.ngn import (
+    NGN,
+    NGNM,
+    ngn_init,
+    ngn_m_init,
+    ngn_m_update,
+    ngn_m_v2_init,
+    ngn_m_v2_update,
+    ngn_update,
+)
+from common.optim.ngn_md import NGNMD, ngn_d_update, ngn_md_init, ngn_md_update
+from common.optim.sgdm import sgdm_init, sgdm_torch, sgdm_update
+
+__all__ = ["OptimizerSpec", "OPTIMIZERS", "get", "make_torch"]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer: its functional pair, its torch factory and what a sweep varies.
+
+    Attributes:
+        name: the label used in tables and figures.
+        init, update: the functional pair; ``update(grads, state, loss, **{step_key: value})``.
+        torch_factory: ``factory(params, step) -> torch.optim.Optimizer``.
+        step_key: the swept step-size hyperparameter (``"lr"`` or ``"c"``).
+        needs_loss: ``update`` and ``step`` need the loss value (``step(closure)``).
+        reference: arXiv id or URL; ``notes`` what departs from the paper or from torch.
+    """
+
+    name: str
+    init: Callable
+    update: Callable
+    torch_factory: Callable | None
+    step_key: str
+    needs_loss: bool
+    reference: str
+    notes: str = ""
+    fixed: dict = field(default_factory=dict)
+
+    def functional_update(self, grads, state, loss, params, step, **kw):
+        """Call ``update`` with the step hyperparameter and the entry's fixed settings."""
+        kw = {**self.fixed, **kw, self.step_key: step}
+        if self.needs_loss:
+            return self.update(grads, state, loss, **kw)
+        return self.update(grads, state, params, **kw)
+
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "SGDM": OptimizerSpec(
+        "SGDM", sgdm_init, sgdm_update,
+        lambda params, lr: sgdm_torch(params, lr=lr, momentum=0.9, form="ema"),
+        "lr", False, "torch.optim.SGD",
+        "EMA form: momentum 0.9, dampening 0.9 (b = 0.9 b + 0.1 g; torch starts b = g)",
+        {"momentum": 0.9, "dampening": 0.9}),
+    "SGDM (heavy ball)": OptimizerSpec(
+        "SGDM (heavy ball)", sgdm_init, sgdm_update,
+        lambda params, lr: sgdm_torch(params, lr=lr, momentum=0.9, form="heavy_ball"),
+        "lr", False, "torch.optim.SGD", "momentum 0.9, dampening 0 (b = 0.9 b + g)",
+        {"momentum": 0.9, "dampening": 0.0}),
+    "Adam": OptimizerSpec(
+        "Adam", None, None, lambda params, lr: torch.optim.Adam(params, lr=lr), "lr", False,
+        "arXiv 1412.6980 (torch.optim.Adam)", "betas (0.9, 0.999), eps 1e-8; torch only"),
+    "NGN": OptimizerSpec(
+        "NGN", ngn_init, ngn_update, lambda params, c: NGN(params, c=c), "c", True,
+        "arXiv 2407.04358"),
+    "NGN-M": OptimizerSpec(
+        "NGN-M", ngn_m_init, ngn_m_update, lambda params, c: NGNM(params, c=c, beta=0.9), "c",
+        True, "arXiv 2508.15071 (Algorithm 1)", "beta 0.9", {"beta": 0.9}),
+    "NGN-M v2": OptimizerSpec(
+        "NGN-M v2", ngn_m_v2_init, ngn_m_v2_update, None, "c", True,
+        "arXiv 2508.15071 (section 3.1, rejected ordering)",
+        "average first, then the NGN step on the average [form unverified]; functional only",
+        {"beta": 0.9}),
+    "NGN-MDv1": OptimizerSpec(
+        "NGN-MDv1", ngn_md_init, partial(ngn_md_update, version="v1"),
+        lambda params, c: NGNMD(params, c=c, version="v1"), "c", True,
+        "arXiv 2508.15071 (Algorithm 2)", "betas (0.9, 0.999), eps 1e-8"),
+    "NGN-MDv2": OptimizerSpec(
+        "NGN-MDv2", ngn_md_init, partial(ngn_md_update, version="v2"),
+        lambda params, c: NGNMD(params, c=c, version="v2"), "c", True,
+        "arXiv 2508.15071 (Algorithm 2, lines 8-9)", "per-coordinate step [reconstructed]"),
+    "NGN-D": OptimizerSpec(
+        "NGN-D", ngn_md_init, ngn_d_update, None, "c", True, "arXiv 2508.15071 (Algorithm 3)",
+        "NGN-MD v2 with beta1 = 0; functional only"),
+}
+
+
+def get(name: str) -> OptimizerSpec:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer {name!r} is not registered; choose from {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name]
+
+
+def make_torch(name: str, params, step: float) -> torch.optim.Optimizer:
+    """A ``torch.optim`` optimizer for a registered method with step size ``step``."""
+    spec = get(name)
+    if spec.torch_factory is None:
+        raise ValueError(f"{name} has no torch.optim adapter; use its functional update")
+    return spec.torch_factory(params, step)

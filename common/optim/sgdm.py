@@ -1,0 +1,82 @@
+r"""SGD with momentum, exactly as ``torch.optim.SGD`` computes it, as a pure functional update.
+
+.. math::
+    g_k &\leftarrow g_k + \lambda x_k \quad\text{(coupled L2 weight decay, if } \lambda > 0) \\
+    b_k &= \begin{cases} g_k & k = 0 \\ \mu b_{k-1} + (1 - \tau) g_k & k > 0 \end{cases} \\
+    x_{k+1} &= x_k - \eta\,(g_k + \mu b_k \text{ if Nesterov else } b_k)
+
+with momentum ``mu``, dampening ``tau``. Two parameterisations matter for the papers and shift
+divergence thresholds by a factor ``1/(1-mu)``:
+
+- **EMA form** (``dampening = momentum``, e.g. 0.9): ``b = 0.9 b + 0.1 g``. The NGN-M paper's deep
+  learning baselines use it ("SGD-M with dampening 0.9").
+- **heavy-ball form** (``dampening = 0``): ``b = 0.9 b + g``, ten times the effective step.
+
+Note the first step: torch initialises the buffer to ``g`` itself, not ``(1 - tau) g``, so with
+dampening the very first step is ``1/(1-tau)`` times larger than the EMA recursion from zero.
+We keep torch's convention so this module and ``torch.optim.SGD`` agree bit for bit.
+
+Functional API: ``state = sgdm_init(params)``;
+``updates, state, info = sgdm_update(grads, state, params, lr=..., momentum=..., dampening=...)``.
+``lr`` may be a tensor of the batch shape when ``batch_dims > 0`` (a whole learning-rate sweep in
+one call).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from common.optim._tree import as_tuple, check_positive, expand_to
+
+__all__ = ["SGDMState", "sgdm_init", "sgdm_update", "FORMS", "sgdm_torch"]
+
+#: Named momentum parameterisations: form -> dampening as a function of the momentum.
+FORMS = {"ema": lambda mu: mu, "heavy_ball": lambda mu: 0.0}
+
+
+class SGDMState(NamedTuple):
+    buffer: tuple[torch.Tensor, ...]
+    count: int
+
+
+def sgdm_init(params) -> SGDMState:
+    return SGDMState(tuple(torch.zeros_like(p) for p in as_tuple(params)), 0)
+
+
+def sgdm_update(grads, state: SGDMState, params=None, *, lr, momentum=0.9, dampening=0.0,
+                nesterov: bool = False, weight_decay: float = 0.0, batch_dims: int = 0):
+    """One step of torch's SGD; returns ``(updates, state, info)`` with ``updates = -lr * d``."""
+    grads = as_tuple(grads)
+    check_positive("lr", lr)
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum={momentum}: must be in [0, 1)")
+    if not 0.0 <= dampening <= 1.0:
+        raise ValueError(f"dampening={dampening}: must be in [0, 1]")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("nesterov=True needs momentum > 0 and dampening = 0 (as in torch)")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay}: must be >= 0")
+    if weight_decay:
+        if params is None:
+            raise ValueError("weight_decay > 0 needs params")
+        grads = tuple(g + weight_decay * p for g, p in zip(grads, as_tuple(params), strict=True))
+    if state.count == 0:
+        buf = tuple(g.clone() for g in grads)
+    else:
+        buf = tuple(momentum * b + (1 - dampening) * g
+                    for b, g in zip(state.buffer, grads, strict=True))
+    direction = tuple(g + momentum * b for g, b in zip(grads, buf)) if nesterov else buf
+    updates = tuple(-expand_to(lr, d, batch_dims) * d for d in direction)
+    return updates, SGDMState(buf, state.count + 1), {"step_size": lr}
+
+
+def sgdm_torch(params, *, lr: float, momentum: float = 0.9, form: str = "ema"):
+    """``torch.optim.SGD`` in a named form: ``"ema"`` (dampening = momentum) or ``"heavy_ball"``.
+
+    This is the baseline the NGN-M paper uses (its deep-learning runs: "SGD-M with dampening 0.9").
+    """
+    if form not in FORMS:
+        raise ValueError(f"form={form!r}: allowed values are {sorted(FORMS)}")
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, dampening=FORMS[form](momentum))

@@ -1,0 +1,242 @@
+"""Notebook anatomy (DESIGN.md section 3): the bootstrap, parameters and claims cells.
+
+Every notebook is, in order: a markdown title cell; the Colab bootstrap cell
+(:func:`bootstrap_source`, identical everywhere); the ``parameters`` cell (literals only, each
+annotated and commented); the config cell; compute and figure cells; and last the claims cell,
+the only one marked ``# NBVAL_CHECK_OUTPUT``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import io
+import sys
+import tokenize
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from common import paths
+
+__all__ = ["ParamSpec", "notebook_parameters", "parse_parameters", "bootstrap_source",
+           "anatomy_problems", "sync_bootstrap", "execute_in_place", "paper_module", "repo_config",
+           "NBVAL_MARKER"]
+
+NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
+_ALLOWED_TYPES = {"int", "float", "str", "bool", "tuple[int, ...]", "tuple[float, ...]",
+                  "tuple[str, ...]", "int | None", "float | None", "str | None"}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    annotation: str
+    default: Any
+    comment: str
+
+
+@lru_cache(maxsize=1)
+def repo_config() -> dict[str, str]:
+    """``[tool.repro]`` of pyproject.toml: the repository URL, the pinned ref and the branch."""
+    data = tomllib.loads((paths.repo_root() / "pyproject.toml").read_text(encoding="utf-8"))
+    cfg = data["tool"]["repro"]
+    return {"repository": cfg["repository"], "ref": cfg["ref"], "branch": cfg["branch"]}
+
+
+def bootstrap_source() -> str:
+    """The Colab bootstrap cell, built from ``[tool.repro]`` (the one place with the URL)."""
+    cfg = repo_config()
+    name = cfg["repository"].rstrip("/").rsplit("/", 1)[-1]
+    return f'''# Colab bootstrap, identical in every notebook (`make sync`); a no-op outside Colab.
+import os, subprocess, sys
+if "google.colab" in sys.modules and not os.path.isdir("/content/{name}"):
+    _repo, _ref = "{cfg["repository"]}", "{cfg["ref"]}"
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", _ref, _repo,
+                    "/content/{name}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c",
+                    "/content/{name}/constraints.txt", "-e", "/content/{name}"], check=True)
+    sys.path.insert(0, "/content/{name}")
+    if "numpy" in sys.modules:  # a replaced numpy needs a fresh process: restart once, rerun all
+        print("Installed the repository at", _ref, "- the runtime restarts; run all cells again.")
+        os.kill(os.getpid(), 9)'''
+
+
+def parse_parameters(source: str, where: str = "parameters cell") -> dict[str, ParamSpec]:
+    """Parse a parameters cell: ``name: type = literal  # comment`` lines only.
+
+    Raises ``ValueError`` naming the line when a statement is not an annotated literal assignment,
+    the type is not one of the allowed simple types, or the comment is missing.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"{where}: not valid Python: {exc}") from None
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    out: dict[str, ParamSpec] = {}
+    for node in tree.body:
+        line = node.lineno
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and node.value is not None):
+            raise ValueError(f"{where}, line {line}: only `name: type = literal  # comment` "
+                             "statements are allowed")
+        name = node.target.id
+        annotation = ast.unparse(node.annotation)
+        if annotation not in _ALLOWED_TYPES:
+            raise ValueError(f"{where}, line {line}: type of {name!r} is {annotation!r}; "
+                             f"allowed: {sorted(_ALLOWED_TYPES)}")
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise ValueError(f"{where}, line {line}: {name!r} must be a literal") from None
+        comment = comments.get(node.end_lineno, "")
+        if not comment:
+            raise ValueError(f"{where}, line {line}: {name!r} needs a comment saying what it is")
+        out[name] = ParamSpec(name, annotation, default, comment)
+    return out
+
+
+def _read(path: Path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def _parameters_cell(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return cell
+    return None
+
+
+def notebook_parameters(path: str | Path) -> dict[str, ParamSpec]:
+    """The parameters declared in a notebook's ``parameters``-tagged cell."""
+    path = Path(path)
+    cell = _parameters_cell(_read(path))
+    if cell is None:
+        raise ValueError(f"{path.name}: no cell tagged 'parameters'")
+    return parse_parameters(cell.source, f"{path.name} parameters cell")
+
+
+def anatomy_problems(path: str | Path) -> list[str]:
+    """Every way a notebook departs from the anatomy; an empty list when it conforms."""
+    path = Path(path)
+    nb = _read(path)
+    cells = nb.cells
+    problems = []
+    if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
+        problems.append("the first cell must be a markdown cell starting with '# <title>'")
+    if len(cells) < 2 or cells[1].cell_type != "code" or cells[1].source != bootstrap_source():
+        problems.append("the second cell must be the bootstrap cell (run `make sync`)")
+    if len(cells) < 3 or _parameters_cell(nb) is not cells[2]:
+        problems.append("the third cell must be the code cell tagged 'parameters'")
+    else:
+        try:
+            params = parse_parameters(cells[2].source, "parameters cell")
+            if "scale" not in params or params["scale"].default != "cpu":
+                problems.append("the parameters cell must declare `scale: str = \"cpu\"`")
+        except ValueError as exc:
+            problems.append(str(exc))
+    code = [c for c in cells if c.cell_type == "code"]
+    marked = [c for c in code if NBVAL_MARKER in c.source]
+    if not code or NBVAL_MARKER not in code[-1].source or len(marked) != 1:
+        problems.append(f"the last code cell (and only it) must be the claims cell with "
+                        f"'{NBVAL_MARKER}'")
+    for i, c in enumerate(code):
+        if c.source.strip() and c.get("execution_count") is None:
+            problems.append(f"code cell {i} has not been executed: commit the notebook with "
+                            "the outputs of its default scale (`make notebooks PAPER=...`)")
+            break
+        if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            problems.append(f"code cell {i} has an error output")
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        problems.append("the kernelspec must be 'python3'")
+    return problems
+
+
+def sync_bootstrap(path: str | Path, *, check: bool = False) -> bool:
+    """Make the second cell the current bootstrap cell; return True if the file changed.
+
+    With ``check=True`` nothing is written (returns whether a change is needed).
+    """
+    path = Path(path)
+    nb = _read(path)
+    source = bootstrap_source()
+    if len(nb.cells) > 1 and nb.cells[1].cell_type == "code" and nb.cells[1].source == source:
+        return False
+    if check:
+        return True
+    second = nb.cells[1] if len(nb.cells) > 1 else None
+    if second is not None and second.cell_type == "code" and "Colab bootstrap" in second.source:
+        second.source = source
+    else:
+        cell = nbformat.v4.new_code_cell(source)
+        nb.cells.insert(1, cell)
+    _write(nb, path)
+    return True
+
+
+def _write(nb, path: Path) -> None:
+    from common.experiment.store import atomic_write_text
+
+    atomic_write_text(path, nbformat.writes(nb) + "\n")
+
+
+def _clean_metadata(nb) -> None:
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for key in ("execution", "papermill", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+
+
+def execute_in_place(path: str | Path, *, timeout: int = 900) -> float:
+    """Re-execute a notebook at its default (cpu) scale and save its outputs; returns seconds.
+
+    Volatile metadata (timings, papermill records) is stripped so diffs show only real changes.
+    """
+    import os
+    import time
+
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = _read(path)
+    env_backup = os.environ.pop("REPRO_RESULTS_DIR", None)
+    t0 = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if env_backup is not None:
+            os.environ["REPRO_RESULTS_DIR"] = env_backup
+    _clean_metadata(nb)
+    _write(nb, path)
+    return time.perf_counter() - t0
+
+
+def paper_module(slug: str):
+    """Import ``papers/<slug>/lib.py`` (code only that paper needs) and return the module.
+
+    Works from any working directory (papermill, nbval, Colab), unlike ``import lib``.
+    """
+    path = paths.paper_dir(slug) / "lib.py"
+    name = f"papers_{slug.replace('-', '_')}_lib"
+    if name in sys.modules:
+        return sys.modules[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"papers/{slug} has no lib.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

@@ -1,0 +1,436 @@
+"""Code only the NGN-M reproduction needs: step-size sweeps run as one batched computation.
+
+A sweep over K step sizes advances K independent copies of the iterate in one tensor of shape
+``(K, dim)``: the optimizers of :mod:`common.optim` accept ``batch_dims=1`` and a step-size
+tensor of shape ``(K,)``. Every copy sees the same mini-batches (common random numbers), so
+differences between step sizes are not sampling noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from common import plotting
+from common.data import load_diabetes_standardized, shifted_wishart_quadratic
+from common.experiment import Config, ConfigError, derive_seed, param
+from common.metrics import DIVERGENCE_THRESHOLD
+from common.models import LeastSquares, Quadratic, Quartic, Rosenbrock
+from common.optim import OPTIMIZERS, apply_updates, get, make_torch
+
+__all__ = ["SweepResult", "run_sweep", "ToyConfig", "rosenbrock_experiment",
+           "quartic_experiment", "regression_experiment", "quadratic_experiment",
+           "plot_sweep", "plot_trajectories", "MLPConfig", "train_classifier", "mlp_sweep",
+           "near_best_width", "LMConfig", "train_char_lm", "lm_sweep"]
+
+
+@dataclass
+class SweepResult:
+    """Per step size: final loss, first iteration below ``target`` (or -1), and a trajectory."""
+
+    method: str
+    steps: np.ndarray          # (K,) swept step sizes (lr or c)
+    final_loss: np.ndarray     # (K,) inf where the run diverged
+    hit_iteration: np.ndarray  # (K,) first k with f(x_k) <= target, -1 if never
+    diverged: np.ndarray       # (K,) bool
+    record_at: np.ndarray      # (R,) iterations at which the trajectory is recorded
+    trajectory: np.ndarray     # (R, K) loss (inf after divergence)
+    step_size: np.ndarray      # (R, K) effective step gamma_k (NGN family) or lr
+    tail_mean: np.ndarray      # (K,) mean full loss over the last ``tail`` iterations (inf if
+                               #      the run diverged)
+
+
+def run_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=None,
+              target: float = 0.0, stop_at_target: bool = False, num_records: int = 200,
+              step_schedule=None, threshold: float = DIVERGENCE_THRESHOLD,
+              tail: int = 1) -> SweepResult:
+    """Run ``method`` from ``x0`` for every step size in ``steps`` at once.
+
+    Args:
+        objective: has ``value_and_grad(x[, idx])`` batched over leading dims (common.models).
+        method: a name in :data:`common.optim.OPTIMIZERS` with a functional update.
+        steps: the swept step sizes (``lr`` or ``c``).
+        x0: starting point, shape ``(dim,)``.
+        num_steps: iterations.
+        sampler: ``sampler(k) -> idx`` of the mini-batch at iteration k (None: full batch).
+        target: loss level whose first hitting time is recorded.
+        stop_at_target: freeze a copy once ``f <= target`` (as App. E's stopping rule).
+        step_schedule: ``schedule(k) -> factor`` multiplying the step size at iteration k.
+        threshold: a copy whose loss exceeds this, or is not finite, is frozen as diverged.
+        tail: number of final iterations whose full loss is averaged into ``tail_mean`` (the
+            last iterate of a stochastic method is noisy; its tail average is not).
+    """
+    if not 1 <= tail <= num_steps:
+        raise ValueError(f"tail={tail}: must be in [1, num_steps={num_steps}]")
+    spec = get(method)
+    dtype = torch.float64
+    steps_t = torch.as_tensor(np.asarray(steps, dtype=np.float64), dtype=dtype)
+    K = steps_t.shape[0]
+    x = torch.as_tensor(np.asarray(x0, dtype=np.float64), dtype=dtype).expand(K, -1).clone()
+    state = spec.init((x,))
+    alive = torch.ones(K, dtype=torch.bool)
+    running = torch.ones(K, dtype=torch.bool)
+    final = torch.full((K,), float("nan"), dtype=dtype)
+    hit = torch.full((K,), -1, dtype=torch.long)
+    record_at = np.unique(np.geomspace(1, num_steps, num_records).astype(int)) - 1
+    rec_pos = {int(k): i for i, k in enumerate(record_at)}
+    traj = np.full((len(record_at), K), np.inf)
+    gam = np.full((len(record_at), K), np.nan)
+    tail_sum = torch.zeros(K, dtype=dtype)
+    for k in range(num_steps):
+        idx = sampler(k) if sampler is not None else None
+        f, g = objective.value_and_grad(x) if idx is None else objective.value_and_grad(x, idx)
+        f_full = f if idx is None else objective.value_and_grad(x)[0]
+        bad = ~torch.isfinite(f_full) | (f_full > threshold)
+        alive &= ~bad
+        newly_hit = (hit < 0) & alive & (f_full <= target)
+        hit[newly_hit] = k
+        if stop_at_target:
+            running &= ~newly_hit & alive
+        else:
+            running &= alive
+        if k in rec_pos:
+            traj[rec_pos[k]] = torch.where(alive, f_full, torch.inf).numpy()
+        if k >= num_steps - tail + 1:  # iterates x_{K-tail+1..K-1}; x_K is added after the loop
+            tail_sum += torch.where(alive, f_full, 0.0)
+        if not running.any():
+            break
+        step = steps_t * (step_schedule(k) if step_schedule is not None else 1.0)
+        updates, new_state, info = spec.functional_update(
+            (g,), state, f.clamp_min(0.0), (x,), step, batch_dims=1)
+        (x_new,) = apply_updates((x,), updates)
+        keep = running.unsqueeze(-1)
+        x = torch.where(keep, x_new, x)
+        state = type(new_state)(*[
+            tuple(torch.where(keep, a, b) for a, b in zip(new, old))
+            if isinstance(new, tuple) else new
+            for new, old in zip(new_state, state)])
+        if k in rec_pos:
+            gam[rec_pos[k]] = torch.broadcast_to(torch.as_tensor(info["step_size"]),
+                                                 (K,)).numpy()
+    f_end = objective.value_and_grad(x)[0]
+    final = torch.where(alive & torch.isfinite(f_end) & (f_end <= threshold), f_end, torch.inf)
+    tail_mean = torch.where(torch.isfinite(final), (tail_sum + f_end) / tail, torch.inf)
+    return SweepResult(method, np.asarray(steps, dtype=np.float64), final.numpy(), hit.numpy(),
+                       (~alive).numpy() | ~np.isfinite(final.numpy()), record_at, traj, gam,
+                       tail_mean.numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 01: toy problems
+# ---------------------------------------------------------------------------------------------
+
+_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class ToyConfig(Config):
+    """Settings of ``01_toy_stability`` (defaults: cpu scale)."""
+
+    seed: int = param(0, ge=0, doc="base seed of the mini-batch streams")
+    rosenbrock_steps: int = param(20_000, ge=1, doc="iterations on Rosenbrock")
+    rosenbrock_grid: tuple[float, ...] = param(_GRID, gt=0, doc="c (NGN family) / lr (SGDM)")
+    quartic_max_steps: int = param(100_000, ge=1, doc="iteration budget on x^2 + x^4")
+    quartic_target: float = param(1e-15, gt=0, doc="stopping threshold f <= target")
+    quartic_x0: float = param(2.0, doc="starting point on x^2 + x^4 (nonzero)")
+    quartic_grid: tuple[float, ...] = param((1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4), gt=0,
+                                            doc="step sizes on x^2 + x^4")
+    regression_steps: int = param(3000, ge=1, doc="iterations on diabetes regression")
+    regression_batch_size: int = param(16, ge=1, le=442, doc="mini-batch size")
+    regression_seeds: int = param(5, ge=1, doc="independent mini-batch streams")
+    regression_tail: int = param(500, ge=1, doc="final iterations averaged into the loss")
+    regression_grid: tuple[float, ...] = param(_GRID[1:], gt=0, doc="c / lr on regression")
+    quadratic_dim: int = param(400, ge=2, doc="size of the least-squares matrix")
+    quadratic_kappas: tuple[float, ...] = param((1e2, 1e3, 1e4), gt=1, doc="condition numbers")
+    quadratic_steps: int = param(2000, ge=1, doc="iterations K on the quadratic")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.regression_tail > self.regression_steps:
+            raise ConfigError(f"regression_tail={self.regression_tail} exceeds "
+                              f"regression_steps={self.regression_steps}")
+        if self.quartic_x0 == 0:
+            raise ConfigError("quartic_x0 = 0 is the minimiser: start elsewhere")
+
+
+def rosenbrock_experiment(cfg: ToyConfig, methods) -> dict[str, SweepResult]:
+    """Every method over ``rosenbrock_grid`` from (-1.2, 1) (Fig. 1, App. H.2)."""
+    return {m: run_sweep(Rosenbrock(), m, cfg.rosenbrock_grid, (-1.2, 1.0), cfg.rosenbrock_steps)
+            for m in methods}
+
+
+def quartic_experiment(cfg: ToyConfig, methods) -> dict[str, SweepResult]:
+    """Iterations to reach ``f <= quartic_target`` on ``x^2 + x^4`` (App. E, Fig. E.1)."""
+    return {m: run_sweep(Quartic(), m, cfg.quartic_grid, (cfg.quartic_x0,),
+                         cfg.quartic_max_steps, target=cfg.quartic_target, stop_at_target=True)
+            for m in methods}
+
+
+def regression_experiment(cfg: ToyConfig, methods) -> tuple[dict, float]:
+    """Mini-batch least squares on standardised diabetes data (Fig. 1, 1st-2nd panels).
+
+    Every (step size, seed) pair is one row of a batched run; seed ``s`` draws its mini-batches
+    from ``derive_seed(cfg.seed, "regression", s)``, the same stream for every method and step
+    size. Returns ``({method: excess}, f*)`` with ``excess`` of shape ``(len(grid), seeds)``:
+    ``(tail-averaged loss - f*) / f*``, ``inf`` for a diverged run.
+    """
+    X, y = load_diabetes_standardized()
+    obj = LeastSquares(X, y)
+    grid, S = np.asarray(cfg.regression_grid), cfg.regression_seeds
+    streams = np.stack([
+        np.random.default_rng(derive_seed(cfg.seed, "regression", s)).integers(
+            0, obj.n, size=(cfg.regression_steps, cfg.regression_batch_size))
+        for s in range(S)], axis=1)  # (steps, S, batch)
+    # row r of the batched run is (grid value r // S, seed r % S)
+    rows = torch.from_numpy(np.tile(streams, (1, len(grid), 1)))
+    out = {}
+    for m in methods:
+        res = run_sweep(obj, m, np.repeat(grid, S), np.zeros(obj.dim), cfg.regression_steps,
+                        sampler=lambda k: rows[k], tail=cfg.regression_tail)
+        out[m] = ((res.tail_mean - obj.minimum) / obj.minimum).reshape(len(grid), S)
+    return out, obj.minimum
+
+
+def quadratic_experiment(cfg: ToyConfig) -> dict[float, dict[str, float]]:
+    """NGN-M on ``1/2 ||(A + rI) x - y||^2`` with decreasing vs fixed c (App. H.3, Fig. H.4).
+
+    Returns ``{kappa: {schedule: f(x_K) / f(x_0)}}``.
+    """
+    K = cfg.quadratic_steps
+    schedules = {
+        "c_k = 1/sqrt(k+1)": (1.0, lambda k: 1.0 / np.sqrt(k + 1.0)),
+        "c = 1/sqrt(K)": (1.0 / np.sqrt(K), None),
+        "c = 1e-3": (1e-3, None),
+        "c = 1e-4": (1e-4, None),
+    }
+    out = {}
+    for i, kappa in enumerate(cfg.quadratic_kappas):
+        M, y, _ = shifted_wishart_quadratic(cfg.quadratic_dim, kappa,
+                                            seed=derive_seed(cfg.seed, "quadratic", i))
+        obj = Quadratic(M, y)
+        f0 = 0.5 * float(np.sum(y**2))
+        out[kappa] = {
+            name: float(run_sweep(obj, "NGN-M", [c], np.zeros(obj.dim), K,
+                                  step_schedule=sched).final_loss[0]) / f0
+            for name, (c, sched) in schedules.items()}
+    return out
+
+
+def plot_sweep(ax, grid, values: dict, *, ylabel: str, title: str, top=None) -> None:
+    """Final metric vs step size per method; diverged runs (inf) drawn as crosses at the top."""
+    finite = [v for vals in values.values() for v in np.ravel(vals) if np.isfinite(v)]
+    top = top if top is not None else (max(finite) * 10 if finite else 1.0)
+    for name, vals in values.items():
+        vals = np.asarray(vals, dtype=float)
+        ok = np.isfinite(vals)
+        ax.plot(np.asarray(grid)[ok], vals[ok], "o-", color=plotting.color(name), label=name,
+                ms=3)
+        if (~ok).any():
+            ax.plot(np.asarray(grid)[~ok], np.full((~ok).sum(), top), "x",
+                    color=plotting.color(name), ms=6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step-size hyperparameter (c or lr)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+
+
+def plot_trajectories(ax, result: SweepResult, *, title: str) -> None:
+    """Loss along iterations for each step size of one method."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    for j, step in enumerate(result.steps):
+        traj = result.trajectory[:, j]
+        ok = np.isfinite(traj)
+        ax.plot(result.record_at[ok] + 1, traj[ok], color=cmap(j / max(1, len(result.steps) - 1)),
+                label=f"{step:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 02: MLP on MNIST
+# ---------------------------------------------------------------------------------------------
+
+_METHODS = tuple(name for name, spec in OPTIMIZERS.items() if spec.torch_factory is not None)
+
+
+@dataclass(frozen=True)
+class MLPConfig(Config):
+    """Settings of ``02_mlp_mnist`` (defaults: cpu scale)."""
+
+    seeds: tuple[int, ...] = param((0, 1), ge=0, doc="seeds (initialisation and data order)")
+    epochs: int = param(1, ge=1, doc="passes over the training subset")
+    train_size: int = param(60_000, ge=128, le=60_000, doc="training images used")
+    batch_size: int = param(128, ge=1, doc="mini-batch size")
+    grid: tuple[float, ...] = param((1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), gt=0,
+                                    doc="lr (SGDM, Adam) and c (NGN family)")
+    methods: tuple[str, ...] = param(("SGDM", "NGN", "NGN-M", "Adam", "NGN-MDv1"),
+                                     choices=_METHODS, doc="optimizers compared")
+
+
+def train_classifier(model, method: str, step: float, X, y, *, epochs: int, batch_size: int,
+                     seed: int) -> dict:
+    """Train with cross-entropy; stop early (diverged) once the loss is not finite.
+
+    Returns the mean training loss of the last epoch, the divergence flag and, for the NGN
+    family, the effective step size ``gamma_k`` of every iteration.
+    """
+    opt = make_torch(method, model.parameters(), step)
+    gen = torch.Generator().manual_seed(derive_seed(seed, "data-order"))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    steps, losses, n = [], [], len(X)
+    for _ in range(epochs):
+        losses = []
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n - batch_size + 1, batch_size):
+            idx = perm[i:i + batch_size]
+
+            def closure(idx=idx):
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(X[idx]), y[idx])
+                loss.backward()
+                return loss
+
+            loss = opt.step(closure).item()
+            losses.append(loss)
+            if getattr(opt, "last_step_size", None) is not None:
+                steps.append(opt.last_step_size)
+            if not np.isfinite(loss) or loss > DIVERGENCE_THRESHOLD:
+                return {"train_loss": float("inf"), "diverged": True, "step_sizes": steps}
+    return {"train_loss": float(np.mean(losses)), "diverged": False, "step_sizes": steps}
+
+
+@torch.no_grad()
+def _evaluate(model, X, y) -> tuple[float, float]:
+    logits = model(X)
+    loss = torch.nn.functional.cross_entropy(logits, y).item()
+    acc = (logits.argmax(1) == y).double().mean().item()
+    return loss, acc
+
+
+def mlp_sweep(cfg: MLPConfig, data) -> tuple[list[dict], dict]:
+    """Every (method, step, seed) of the grid: one record each, plus NGN-M's effective steps.
+
+    All runs of one seed start from the same initialisation and see the same data order. The
+    second value maps each c to NGN-M's ``gamma_k`` per iteration (first seed).
+    """
+    from common.models import MLP
+
+    X, y, Xt, yt = data
+    X, y = X[:cfg.train_size], y[:cfg.train_size]
+    records, trace = [], {}
+    for seed in cfg.seeds:
+        for method in cfg.methods:
+            for step in cfg.grid:
+                torch.manual_seed(derive_seed(seed, "mlp-init"))
+                model = MLP(X.shape[1], (100, 100), 10)
+                out = train_classifier(model, method, step, X, y, epochs=cfg.epochs,
+                                       batch_size=cfg.batch_size, seed=seed)
+                test_loss, test_acc = _evaluate(model, Xt, yt)
+                records.append({"method": method, "step": step, "seed": seed,
+                                "test_acc": test_acc, "test_loss": test_loss,
+                                "train_loss": out["train_loss"], "diverged": out["diverged"]})
+                if method == "NGN-M" and seed == cfg.seeds[0]:
+                    trace[step] = out["step_sizes"]
+    return records, trace
+
+
+def near_best_width(grid, values, tolerance: float) -> float:
+    """Decades of the grid over which ``values`` stay within ``tolerance`` of their best.
+
+    The width is log10(largest / smallest) grid value of the near-best set; the set must be a
+    contiguous run of the grid containing the best value (gaps end the run).
+    """
+    grid, values = np.asarray(grid, float), np.asarray(values, float)
+    ok = np.isfinite(values) & (values >= np.nanmax(values) - tolerance)
+    best = int(np.nanargmax(values))
+    lo = hi = best
+    while lo > 0 and ok[lo - 1]:
+        lo -= 1
+    while hi < len(grid) - 1 and ok[hi + 1]:
+        hi += 1
+    return float(np.log10(grid[hi] / grid[lo]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 03: tiny character-level GPT on Tiny Shakespeare
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LMConfig(Config):
+    """Settings of ``03_tiny_shakespeare`` (defaults: cpu scale)."""
+
+    seeds: tuple[int, ...] = param((0,), ge=0, doc="seeds (initialisation and batches)")
+    iterations: int = param(200, ge=1, doc="training iterations")
+    batch_size: int = param(16, ge=1, doc="sequences per batch")
+    context: int = param(64, ge=2, doc="characters per sequence")
+    n_layer: int = param(2, ge=1, doc="Transformer blocks")
+    n_head: int = param(4, ge=1, doc="attention heads")
+    d_model: int = param(64, ge=8, doc="model width")
+    adaptive_grid: tuple[float, ...] = param((1e-3, 1e-2, 1e-1), gt=0, doc="Adam lr, NGN-MDv1 c")
+    momentum_grid: tuple[float, ...] = param((1e-2, 1e-1, 1.0, 10.0), gt=0,
+                                             doc="SGDM lr, NGN-M c")
+    eval_batches: int = param(8, ge=1, doc="validation batches of 64 sequences")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.d_model % self.n_head:
+            raise ConfigError(f"d_model={self.d_model} must be divisible by "
+                              f"n_head={self.n_head}")
+
+
+def train_char_lm(method: str, step: float, train_ids, val_ids, vocab_size: int,
+                  cfg: LMConfig, seed: int) -> dict:
+    """Train a tiny GPT; return its validation loss (inf if it diverged) and train loss."""
+    from common.data import sample_batch
+    from common.models import GPT, GPTConfig
+
+    torch.manual_seed(derive_seed(seed, "gpt-init"))
+    model = GPT(GPTConfig(vocab_size=vocab_size, context=cfg.context, n_layer=cfg.n_layer,
+                          n_head=cfg.n_head, d_model=cfg.d_model))
+    opt = make_torch(method, model.parameters(), step)
+    rng = np.random.default_rng(derive_seed(seed, "gpt-batches"))
+    loss = float("nan")
+    for _ in range(cfg.iterations):
+        xb, yb = (torch.from_numpy(a) for a in sample_batch(train_ids, cfg.batch_size,
+                                                             cfg.context, rng))
+
+        def closure(xb=xb, yb=yb):
+            opt.zero_grad(set_to_none=True)
+            _, loss = model(xb, yb)
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure).item()
+        if not np.isfinite(loss) or loss > DIVERGENCE_THRESHOLD:
+            return {"val_loss": float("inf"), "train_loss": float("inf"), "diverged": True}
+    val_rng = np.random.default_rng(derive_seed(0, "gpt-validation"))  # same batches for all
+    with torch.no_grad():
+        vals = [model(*(torch.from_numpy(a) for a in sample_batch(val_ids, 64, cfg.context,
+                                                                   val_rng)))[1].item()
+                for _ in range(cfg.eval_batches)]
+    val = float(np.mean(vals))
+    return {"val_loss": val if np.isfinite(val) else float("inf"), "train_loss": loss,
+            "diverged": not np.isfinite(val)}
+
+
+def lm_sweep(cfg: LMConfig, data) -> list[dict]:
+    """Adam vs NGN-MDv1 over ``adaptive_grid``; SGDM vs NGN-M over ``momentum_grid``."""
+    tok, train_ids, val_ids = data
+    plan = [("Adam", cfg.adaptive_grid), ("NGN-MDv1", cfg.adaptive_grid),
+            ("SGDM", cfg.momentum_grid), ("NGN-M", cfg.momentum_grid)]
+    records = []
+    for seed in cfg.seeds:
+        for method, grid in plan:
+            for step in grid:
+                out = train_char_lm(method, step, train_ids, val_ids, tok.vocab_size, cfg, seed)
+                records.append({"method": method, "step": step, "seed": seed, **out})
+    return records

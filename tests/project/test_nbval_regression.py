@@ -1,0 +1,49 @@
+"""nbval catches a changed claims output, and only in the claims cell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from tests.conftest import REPO
+from tests.project.helpers import make_paper
+
+pytestmark = pytest.mark.slow
+
+
+def _nbval(path, root):
+    env = {**os.environ, "REPRO_ROOT": str(root), "REPRO_RESULTS_DIR": str(root / "res")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p",
+         "no:cacheprovider", "--nbval-sanitize-with", str(REPO / "tests/nbval_sanitize.cfg"),
+         "-q", str(path)],
+        capture_output=True, text=True, env=env, cwd=root, timeout=300)
+
+
+def test_changed_claims_output_fails_nbval(scratch_repo):
+    from common.project.notebooks import execute_in_place
+
+    folder = make_paper(scratch_repo, "demo-paper", claims=[("C1", "hard"), ("C2", "report")])
+    nb_path = folder / "01_demo.ipynb"
+    execute_in_place(nb_path)
+    assert _nbval(nb_path, scratch_repo).returncode == 0
+
+    nb = nbformat.read(str(nb_path), 4)
+    claims_out = nb.cells[-1].outputs[0]
+    assert "value = 0.5 < 1 [holds]" in claims_out.data["text/plain"]
+    claims_out.data["text/plain"] = claims_out.data["text/plain"].replace("0.5 <", "0.501 <")
+    nbformat.write(nb, str(nb_path))
+    res = _nbval(nb_path, scratch_repo)
+    assert res.returncode != 0
+    assert "0.501" in res.stdout  # the report shows the committed vs the new output
+
+    # a change in an unmarked cell's output is not compared (--nbval-lax)
+    execute_in_place(nb_path)
+    nb = nbformat.read(str(nb_path), 4)
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="whatever\n")]
+    nbformat.write(nb, str(nb_path))
+    assert _nbval(nb_path, scratch_repo).returncode == 0

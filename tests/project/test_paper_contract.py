@@ -1,0 +1,99 @@
+"""The paper folder contract, on every real paper and on broken copies of a fake one."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from common.project.notebooks import anatomy_problems, notebook_parameters
+from common.project.paperyml import PaperSpecError, list_papers, load_paper
+from tests.conftest import REPO
+from tests.project.helpers import make_paper
+
+PAPERS = list_papers()
+
+
+def test_there_are_papers():
+    assert "ngn-m" in PAPERS
+
+
+@pytest.mark.parametrize("slug", PAPERS)
+def test_paper_yml_validates(slug):
+    paper = load_paper(slug)
+    assert paper.claims and paper.notebooks
+    paper.paper_params()  # every paper-scale parameter exists in its notebook
+    bib = (REPO / "book" / "references.bib").read_text()
+    assert f"{{{paper.bibtex}," in bib, f"{paper.bibtex} is not in book/references.bib"
+    index = (paper.dir / "index.md").read_text()
+    assert "<!-- claims:start -->" in index and "## Deviations from the paper" in index
+
+
+NOTEBOOKS = [(s, nb.file) for s in PAPERS for nb in load_paper(s).notebooks]
+
+
+@pytest.mark.parametrize("slug,nb", NOTEBOOKS)
+def test_notebook_anatomy(slug, nb):
+    assert anatomy_problems(REPO / "papers" / slug / nb) == []
+
+
+@pytest.mark.parametrize("slug", PAPERS)
+def test_claims_are_checked_in_the_committed_outputs(slug):
+    """Every claim of paper.yml appears in its notebook's committed claims output."""
+    from common.project.sync import committed_claims
+
+    paper = load_paper(slug)
+    got = {r["id"]: r for r in committed_claims(paper)}
+    assert set(got) == {c.id for c in paper.claims}
+    for c in paper.claims:
+        assert got[c.id]["notebook"] == c.notebook
+        assert got[c.id]["status"] in (("PASS", "FAIL") if c.hard else ("REPORT",))
+
+
+def _edit(folder, fn):
+    data = yaml.safe_load((folder / "paper.yml").read_text())
+    fn(data)
+    (folder / "paper.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda d: d.update(claimz=d.pop("claims")),
+     r"unknown key 'claimz' \(did you mean 'claims'\?\)"),
+    (lambda d: d.pop("venue"), "missing required key 'venue'"),
+    (lambda d: d["notebooks"].append({"file": "02_missing.ipynb", "title": "x"}),
+     "'02_missing.ipynb' does not exist"),
+    (lambda d: d["claims"][0].update(check="soft"), "'check' must be 'hard' or 'report'"),
+    (lambda d: d["claims"][0].update(id="claim1"), "must look like C1"),
+    (lambda d: d["claims"][0].update(notebook="09_other"), "is not in 'notebooks'"),
+    (lambda d: d["claims"][0].update(check="report"), "say why in 'reason'"),
+    (lambda d: d["claims"].append(dict(d["claims"][0])), "duplicate claim ids"),
+    (lambda d: d.update(arxiv="2501.1"), "'arxiv' must look like"),
+    (lambda d: d["claims"][0].update(statment="x"), "did you mean 'statement'"),
+])
+def test_broken_paper_yml_is_a_clear_error(scratch_repo, edit, match):
+    folder = make_paper(scratch_repo, "demo-paper")
+    _edit(folder, edit)
+    with pytest.raises(PaperSpecError, match=match):
+        load_paper("demo-paper")
+
+
+def test_paper_params_must_name_notebook_parameters(scratch_repo):
+    folder = make_paper(scratch_repo, "demo-paper")
+    assert load_paper("demo-paper").paper_params() == {"01_demo": {"threshold": 2.0}}
+    (folder / "params" / "paper.yaml").write_text("01_demo:\n  treshold: 2.0\n")
+    with pytest.raises(PaperSpecError, match="did you mean 'threshold'"):
+        load_paper("demo-paper").paper_params()
+    (folder / "params" / "paper.yaml").write_text("02_demo: {}\n")
+    with pytest.raises(PaperSpecError, match="unknown key '02_demo'"):
+        load_paper("demo-paper").paper_params()
+
+
+def test_parameters_cell_parsing(scratch_repo):
+    folder = make_paper(scratch_repo, "demo-paper")
+    params = notebook_parameters(folder / "01_demo.ipynb")
+    assert params["threshold"].default == 1.0 and params["threshold"].annotation == "float"
+    from common.project.notebooks import parse_parameters
+
+    for bad, match in [("x = 1  # no type", "only `name: type"), ("x: int = 1", "needs a comment"),
+                       ("x: list = [1]  # a list", "allowed"), ("x: int = f()  # call", "literal")]:
+        with pytest.raises(ValueError, match=match):
+            parse_parameters(bad)
