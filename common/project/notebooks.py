@@ -53,7 +53,10 @@ def bootstrap_source() -> str:
     cfg = repo_config()
     name = cfg["repository"].rstrip("/").rsplit("/", 1)[-1]
     return f'''# Colab bootstrap, identical in every notebook (`make sync`); a no-op outside Colab.
-import os, subprocess, sys
+import os
+import subprocess
+import sys
+
 if "google.colab" in sys.modules and not os.path.isdir("/content/{name}"):
     _repo, _ref = "{cfg["repository"]}", "{cfg["ref"]}"
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", _ref, _repo,
@@ -99,6 +102,9 @@ def parse_parameters(source: str, where: str = "parameters cell") -> dict[str, P
         comment = comments.get(node.end_lineno, "")
         if not comment:
             raise ValueError(f"{where}, line {line}: {name!r} needs a comment saying what it is")
+        if "=" in comment:
+            raise ValueError(f"{where}, line {line}: the comment of {name!r} contains '=', which "
+                             "papermill's parameter parser cannot read; rephrase it")
         out[name] = ParamSpec(name, annotation, default, comment)
     return out
 

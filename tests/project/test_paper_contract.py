@@ -94,6 +94,7 @@ def test_parameters_cell_parsing(scratch_repo):
     from common.project.notebooks import parse_parameters
 
     for bad, match in [("x = 1  # no type", "only `name: type"), ("x: int = 1", "needs a comment"),
-                       ("x: list = [1]  # a list", "allowed"), ("x: int = f()  # call", "literal")]:
+                       ("x: list = [1]  # a list", "allowed"), ("x: int = f()  # call", "literal"),
+                       ("x: int = 1  # stops at f <= 1", "papermill")]:
         with pytest.raises(ValueError, match=match):
             parse_parameters(bad)
