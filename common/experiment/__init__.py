@@ -1,6 +1,7 @@
 """Experiments: frozen configs, seeding, atomic results, provenance and notebook runs."""
 
 from common.experiment.config import Config, ConfigError, param
+from common.experiment.device import DEVICE_CHOICES, resolve_device
 from common.experiment.provenance import git_revision, package_versions, provenance
 from common.experiment.run import SCALES, Run, start_run
 from common.experiment.seeding import derive_seed, jax_key, seed_everything, set_determinism
@@ -14,7 +15,8 @@ from common.experiment.store import (
 )
 
 __all__ = [
-    "Config", "ConfigError", "param", "git_revision", "package_versions", "provenance", "SCALES",
+    "Config", "ConfigError", "param", "DEVICE_CHOICES", "resolve_device", "git_revision",
+    "package_versions", "provenance", "SCALES",
     "Run", "start_run", "derive_seed", "jax_key", "seed_everything", "set_determinism",
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
     "to_jsonable",

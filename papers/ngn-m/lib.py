@@ -15,7 +15,14 @@ import torch
 
 from common import plotting
 from common.data import load_diabetes_standardized, shifted_wishart_quadratic
-from common.experiment import Config, ConfigError, derive_seed, param
+from common.experiment import (
+    DEVICE_CHOICES,
+    Config,
+    ConfigError,
+    derive_seed,
+    param,
+    resolve_device,
+)
 from common.metrics import DIVERGENCE_THRESHOLD
 from common.models import LeastSquares, Quadratic, Quartic, Rosenbrock
 from common.optim import OPTIMIZERS, apply_updates, get, make_torch
@@ -273,6 +280,7 @@ class MLPConfig(Config):
                                     doc="lr (SGDM, Adam) and c (NGN family)")
     methods: tuple[str, ...] = param(("SGDM", "NGN", "NGN-M", "Adam", "NGN-MDv1"),
                                      choices=_METHODS, doc="optimizers compared")
+    device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device ('auto': CUDA if any)")
 
 
 def train_classifier(model, method: str, step: float, X, y, *, epochs: int, batch_size: int,
@@ -288,7 +296,7 @@ def train_classifier(model, method: str, step: float, X, y, *, epochs: int, batc
     steps, losses, n = [], [], len(X)
     for _ in range(epochs):
         losses = []
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(X.device)
         for i in range(0, n - batch_size + 1, batch_size):
             idx = perm[i:i + batch_size]
 
@@ -323,14 +331,15 @@ def mlp_sweep(cfg: MLPConfig, data) -> tuple[list[dict], dict]:
     """
     from common.models import MLP
 
-    X, y, Xt, yt = data
+    device = resolve_device(cfg.device)
+    X, y, Xt, yt = (t.to(device) for t in data)
     X, y = X[:cfg.train_size], y[:cfg.train_size]
     records, trace = [], {}
     for seed in cfg.seeds:
         for method in cfg.methods:
             for step in cfg.grid:
                 torch.manual_seed(derive_seed(seed, "mlp-init"))
-                model = MLP(X.shape[1], (100, 100), 10)
+                model = MLP(X.shape[1], (100, 100), 10).to(device)
                 out = train_classifier(model, method, step, X, y, epochs=cfg.epochs,
                                        batch_size=cfg.batch_size, seed=seed)
                 test_loss, test_acc = _evaluate(model, Xt, yt)
@@ -379,6 +388,7 @@ class LMConfig(Config):
     momentum_grid: tuple[float, ...] = param((1e-2, 1e-1, 1.0, 10.0), gt=0,
                                              doc="SGDM lr, NGN-M c")
     eval_batches: int = param(8, ge=1, doc="validation batches of 64 sequences")
+    device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device ('auto': CUDA if any)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -393,15 +403,16 @@ def train_char_lm(method: str, step: float, train_ids, val_ids, vocab_size: int,
     from common.data import sample_batch
     from common.models import GPT, GPTConfig
 
+    device = resolve_device(cfg.device)
     torch.manual_seed(derive_seed(seed, "gpt-init"))
     model = GPT(GPTConfig(vocab_size=vocab_size, context=cfg.context, n_layer=cfg.n_layer,
-                          n_head=cfg.n_head, d_model=cfg.d_model))
+                          n_head=cfg.n_head, d_model=cfg.d_model)).to(device)
     opt = make_torch(method, model.parameters(), step)
     rng = np.random.default_rng(derive_seed(seed, "gpt-batches"))
     loss = float("nan")
     for _ in range(cfg.iterations):
-        xb, yb = (torch.from_numpy(a) for a in sample_batch(train_ids, cfg.batch_size,
-                                                             cfg.context, rng))
+        xb, yb = (torch.from_numpy(a).to(device)
+                  for a in sample_batch(train_ids, cfg.batch_size, cfg.context, rng))
 
         def closure(xb=xb, yb=yb):
             opt.zero_grad(set_to_none=True)
@@ -414,8 +425,8 @@ def train_char_lm(method: str, step: float, train_ids, val_ids, vocab_size: int,
             return {"val_loss": float("inf"), "train_loss": float("inf"), "diverged": True}
     val_rng = np.random.default_rng(derive_seed(0, "gpt-validation"))  # same batches for all
     with torch.no_grad():
-        vals = [model(*(torch.from_numpy(a) for a in sample_batch(val_ids, 64, cfg.context,
-                                                                   val_rng)))[1].item()
+        vals = [model(*(torch.from_numpy(a).to(device)
+                        for a in sample_batch(val_ids, 64, cfg.context, val_rng)))[1].item()
                 for _ in range(cfg.eval_batches)]
     val = float(np.mean(vals))
     return {"val_loss": val if np.isfinite(val) else float("inf"), "train_loss": loss,

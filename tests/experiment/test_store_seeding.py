@@ -83,3 +83,15 @@ def test_provenance_fields():
     info = provenance()
     assert {"git", "packages", "python", "platform", "device", "time_utc"} <= set(info)
     assert info["packages"]["torch"].startswith("2.13.0")
+
+
+def test_resolve_device():
+    from common.experiment import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="allowed values"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")
