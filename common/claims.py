@@ -125,10 +125,10 @@ class Claims:
         if op == "in":
             lo, hi = bound
             holds = bool(lo <= value <= hi)
-            text = f"{label} = {fmt(value)} ∈ [{fmt(lo)}, {fmt(hi)}]"
+            text = f"{label}: {fmt(value)} (need ∈ [{fmt(lo)}, {fmt(hi)}])"
         elif op in _OPS:
             holds = bool(_OPS[op](value, bound))
-            text = f"{label} = {fmt(value)} {_OP_TEXT[op]} {fmt(bound)}"
+            text = f"{label}: {fmt(value)} (need {_OP_TEXT[op]} {fmt(bound)})"
         else:
             raise ValueError(f"op={op!r}: allowed are {sorted(_OPS) + ['in']}")
         try:
@@ -234,24 +234,22 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def format_markdown(records: list[dict[str, Any]], *, with_notebook: bool = False) -> str:
-    """The claims as a Markdown table: ID, claim, paper reports, measured, status."""
-    head = "| ID | Claim | Paper reports | Measured | Status |"
-    sep = "|---|---|---|---|---|"
-    if with_notebook:
-        head = "| ID | Claim | Paper reports | Measured | Notebook | Status |"
-        sep = "|---|---|---|---|---|---|"
-    rows = [head, sep]
+def format_markdown(records: list[dict[str, Any]], *, link: str | None = None) -> str:
+    """The claims as a Markdown table: claim, what the paper reports, measured, status.
+
+    ``link`` is a relative-link template (``"{notebook}.ipynb"``, ``"cpu/{notebook}/..."``): each
+    claim then links to the notebook that checks it.
+    """
+    rows = ["| Claim | Paper reports | Measured | Status |", "|---|---|---|---|"]
     for r in records:
+        claim = f"**{r['id']}** {_md_cell(r['statement'])}"
+        if link:
+            claim += f" ([{r['notebook']}]({link.format(notebook=r['notebook'])}))"
         status = f"**{r['status']}**"
         if r["status"] == "REPORT" and r.get("reason"):
-            status += f" ({_md_cell(r['reason'])})"
-        cells = [r["id"], _md_cell(r["statement"]),
-                 _md_cell(f"{r['paper_reports']} ({r['where']})"), _md_cell(r["measured"] or "-")]
-        if with_notebook:
-            cells.append(f"`{r['notebook']}`")
-        cells.append(status)
-        rows.append("| " + " | ".join(cells) + " |")
+            status += f": {_md_cell(r['reason'])}"
+        rows.append(f"| {claim} | {_md_cell(r['paper_reports'])} ({_md_cell(r['where'])}) "
+                    f"| {_md_cell(r['measured'] or '-')} | {status} |")
     return "\n".join(rows)
 
 

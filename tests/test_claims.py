@@ -31,7 +31,7 @@ def test_pass_report_and_json(paper, results_dir):
     assert c.finish() is None
     records = c.records()
     assert [r["status"] for r in records] == ["PASS", "REPORT"]
-    assert "ratio = 3 ∈ [0, 2] [does not hold]" in records[1]["measured"]
+    assert "ratio: 3 (need ∈ [0, 2]) [does not hold]" in records[1]["measured"]
     saved = json.loads((results_dir / "claims.json").read_text())
     assert [r["id"] for r in saved["claims"]] == ["C1", "C2"]
     assert "provenance" in saved
@@ -43,7 +43,7 @@ def test_hard_failure_raises_with_the_numbers(paper, results_dir):
     c.check_true("C2", "anything", True)
     with pytest.raises(ClaimCheckFailed) as err:
         c.finish()
-    assert "C1" in str(err.value) and "final loss = 0.25 < 1.00e-10" in str(err.value)
+    assert "C1" in str(err.value) and "final loss: 0.25 (need < 1.00e-10)" in str(err.value)
     saved = json.loads((results_dir / "claims.json").read_text())  # written before raising
     assert saved["claims"][0]["status"] == "FAIL"
 
@@ -78,6 +78,7 @@ def test_fmt(value, text):
 def test_tables_escape_and_count():
     rec = {"id": "C1", "statement": "a | b", "where": "Fig. 1", "paper_reports": "x",
            "measured": "m", "status": "PASS", "reason": None, "notebook": "01_demo"}
-    md = format_markdown([rec], with_notebook=True)
+    md = format_markdown([rec], link="{notebook}.ipynb")
     assert "a \\| b" in md and md.count("\n") == 2
+    assert "[01_demo](01_demo.ipynb)" in md
     assert format_plain([rec]).endswith("1 PASS, 0 FAIL, 0 REPORT")

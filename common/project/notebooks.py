@@ -28,6 +28,8 @@ __all__ = ["ParamSpec", "notebook_parameters", "parse_parameters", "bootstrap_so
            "NBVAL_MARKER"]
 
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
+#: The book collapses the bootstrap cell's source (Jupyter Book's ``hide-input`` tag).
+BOOTSTRAP_TAG = "hide-input"
 _ALLOWED_TYPES = {"int", "float", "str", "bool", "tuple[int, ...]", "tuple[float, ...]",
                   "tuple[str, ...]", "int | None", "float | None", "str | None"}
 
@@ -137,7 +139,8 @@ def anatomy_problems(path: str | Path) -> list[str]:
     problems = []
     if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
         problems.append("the first cell must be a markdown cell starting with '# <title>'")
-    if len(cells) < 2 or cells[1].cell_type != "code" or cells[1].source != bootstrap_source():
+    if len(cells) < 2 or cells[1].cell_type != "code" or cells[1].source != bootstrap_source() \
+            or BOOTSTRAP_TAG not in cells[1].get("metadata", {}).get("tags", []):
         problems.append("the second cell must be the bootstrap cell (run `make sync`)")
     if len(cells) < 3 or _parameters_cell(nb) is not cells[2]:
         problems.append("the third cell must be the code cell tagged 'parameters'")
@@ -173,16 +176,20 @@ def sync_bootstrap(path: str | Path, *, check: bool = False) -> bool:
     path = Path(path)
     nb = _read(path)
     source = bootstrap_source()
-    if len(nb.cells) > 1 and nb.cells[1].cell_type == "code" and nb.cells[1].source == source:
+    second = nb.cells[1] if len(nb.cells) > 1 else None
+    if (second is not None and second.cell_type == "code" and second.source == source
+            and BOOTSTRAP_TAG in second.get("metadata", {}).get("tags", [])):
         return False
     if check:
         return True
-    second = nb.cells[1] if len(nb.cells) > 1 else None
-    if second is not None and second.cell_type == "code" and "Colab bootstrap" in second.source:
-        second.source = source
-    else:
-        cell = nbformat.v4.new_code_cell(source)
-        nb.cells.insert(1, cell)
+    if second is None or second.cell_type != "code" or "Colab bootstrap" not in second.source:
+        second = nbformat.v4.new_code_cell(source)
+        second.pop("id", None)
+        nb.cells.insert(1, second)
+    second.source = source
+    tags = second.metadata.setdefault("tags", [])
+    if BOOTSTRAP_TAG not in tags:
+        tags.append(BOOTSTRAP_TAG)
     _write(nb, path)
     return True
 

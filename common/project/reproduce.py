@@ -125,8 +125,8 @@ def _summary(records: list[dict], scale: str, out_dir: Path) -> None:
     print()
     print(format_plain(records, title))
     atomic_write_json(out_dir / f"claims-{scale}.json", records)
-    atomic_write_text(out_dir / f"claims-{scale}.md", format_markdown(records, with_notebook=True)
-                      + "\n")
+    table = format_markdown(records, link=f"{scale}/{{notebook}}/{{notebook}}.ipynb")
+    atomic_write_text(out_dir / f"claims-{scale}.md", table + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

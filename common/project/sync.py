@@ -83,7 +83,7 @@ def render_claims_table(paper: Paper) -> str:
     records = committed_claims(paper)
     if not records:
         return "_No committed claims output yet: run `make notebooks PAPER=" + paper.slug + "`._"
-    return format_markdown(records, with_notebook=True)
+    return format_markdown(records, link="{notebook}.ipynb")
 
 
 def _replace_block(text: str, name: str, body: str, where: str) -> str:

@@ -23,6 +23,7 @@ def make_notebook(path: Path, slug: str, stem: str, checks: str, body: str = "")
              nbformat.v4.new_code_cell(PARAMS),
              nbformat.v4.new_code_cell(body or "value = 0.5 * threshold"),
              nbformat.v4.new_code_cell(claims_cell(slug, stem, checks))]
+    cells[1].metadata["tags"] = ["hide-input"]
     cells[2].metadata["tags"] = ["parameters"]
     nb = nbformat.v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})

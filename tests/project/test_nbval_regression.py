@@ -34,8 +34,8 @@ def test_changed_claims_output_fails_nbval(scratch_repo):
 
     nb = nbformat.read(str(nb_path), 4)
     claims_out = nb.cells[-1].outputs[0]
-    assert "value = 0.5 < 1 [holds]" in claims_out.data["text/plain"]
-    claims_out.data["text/plain"] = claims_out.data["text/plain"].replace("0.5 <", "0.501 <")
+    assert "value: 0.5 (need < 1) [holds]" in claims_out.data["text/plain"]
+    claims_out.data["text/plain"] = claims_out.data["text/plain"].replace("0.5 (", "0.501 (")
     nbformat.write(nb, str(nb_path))
     res = _nbval(nb_path, scratch_repo)
     assert res.returncode != 0
