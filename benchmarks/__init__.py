@@ -6,4 +6,6 @@ Markdown table per benchmark and writes the raw timings with provenance to
 (median over blocks), so ratios are robust to noise from the rest of the machine.
 """
 
-BENCHMARKS = ("optim_step",)
+#: Every benchmark module, in the order ``make bench`` runs them. Each defines
+#: ``run(quick: bool) -> list[dict]`` and ``table(rows) -> str``.
+BENCHMARKS = ("optim_step", "dp_step", "federated_round", "aggregators", "sde_paths")
