@@ -1,0 +1,32 @@
+r"""Coordinate-wise median (CM).
+
+For each coordinate j, the median of ``x_{1j}, ..., x_{nj}``. With ``f < n/2`` Byzantine rows the
+output lies, coordinate by coordinate, inside the range of the honest values (Yin et al. 2018,
+"Byzantine-robust distributed learning: towards optimal statistical rates", arXiv 1803.01498).
+
+**Even n.** Two conventions differ by half the gap between the two middle values:
+``even="lower"`` takes the lower middle value, as ``torch.median`` does and as the authors' code of
+Byz-Clip21-SGD2M (arXiv 2603.23472) does; ``even="mean"`` averages the two middle values, as
+``numpy.median`` does. The default is ``"lower"`` to match the Byz-Clip21-SGD2M code.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from common.robust._checks import check_byzantine, check_rows
+
+__all__ = ["coordinate_median"]
+
+
+def coordinate_median(x: torch.Tensor, *, f: int = 0, even: str = "lower") -> torch.Tensor:
+    """Coordinate-wise median of the rows of ``x`` (n, d); ``f`` only validates f < n/2."""
+    x = check_rows(x)
+    n = x.shape[0]
+    check_byzantine(f, n, max_f=(n - 1) // 2, rule="f < n/2")
+    if even not in ("lower", "mean"):
+        raise ValueError(f"even={even!r}: allowed values are 'lower' and 'mean'")
+    if even == "lower" or n % 2 == 1:
+        return x.median(dim=0).values  # lower middle for even n
+    mid = torch.sort(x, dim=0).values[n // 2 - 1:n // 2 + 1]
+    return mid.mean(dim=0)

@@ -1,0 +1,65 @@
+r"""Pre-aggregation steps, composable with any aggregator: nearest-neighbour mixing and bucketing.
+
+**Nearest-neighbour mixing** (NNM; Allouah et al., "Fixing by mixing", AISTATS 2023,
+arXiv 2302.01772): replace each row by the mean of its ``n - f`` nearest rows in L2, itself
+included. Byz-Clip21-SGD2M (arXiv 2603.23472) aggregates with NNM followed by the coordinate-wise
+median.
+
+**Bucketing** (Karimireddy, He, Jaggi, "Byzantine-robust learning on heterogeneous datasets via
+bucketing", ICLR 2022, arXiv 2006.09365): shuffle the rows, average them in buckets of size ``s``
+(the last bucket may be smaller), and pass the ``ceil(n / s)`` bucket means on.
+
+:func:`compose` chains a pre-aggregation with an aggregator, e.g.
+``compose(nnm, coordinate_median)``; the result is again an aggregator ``agg(x, *, f)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from common.robust._checks import check_byzantine, check_rows
+from common.robust.krum import pairwise_sq_distances
+
+__all__ = ["nnm", "bucketing", "compose"]
+
+
+def nnm(x: torch.Tensor, *, f: int) -> torch.Tensor:
+    """Each row replaced by the mean of its ``n - f`` nearest rows (itself included): (n, d)."""
+    x = check_rows(x)
+    n = x.shape[0]
+    check_byzantine(f, n, max_f=n - 1, rule="f < n")
+    if f == 0:
+        return x.mean(dim=0).expand_as(x).clone()
+    d = pairwise_sq_distances(x)
+    d.fill_diagonal_(-1.0)  # a row is always its own nearest neighbour, even among duplicates
+    idx = torch.topk(d, n - f, dim=1, largest=False).indices  # (n, n - f)
+    return x[idx].mean(dim=1)
+
+
+def bucketing(x: torch.Tensor, *, s: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Bucket means (ceil(n/s), d) of a random permutation of the rows of ``x``."""
+    x = check_rows(x)
+    if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+        raise ValueError(f"s={s!r}: bucket size must be an integer >= 1")
+    perm = torch.randperm(x.shape[0], generator=generator, device="cpu").to(x.device)
+    return torch.stack([chunk.mean(dim=0) for chunk in x[perm].split(s)])
+
+
+def compose(pre: Callable, agg: Callable, **pre_kwargs) -> Callable:
+    """``agg(pre(x, f=f, **pre_kwargs), f=f_after)`` as one aggregator.
+
+    The inner aggregator receives the same ``f``. After NNM the Byzantine influence is spread
+    over all rows, and the Byz-Clip21-SGD2M code passes ``f`` on unchanged; after bucketing, at
+    most ``f`` of the ``ceil(n/s)`` buckets are contaminated, so the inner aggregator's own check
+    (e.g. ``f < ceil(n/s) / 2`` for the median) decides whether the bucket size is too large.
+    """
+
+    def aggregator(x: torch.Tensor, *, f: int = 0, **agg_kwargs) -> torch.Tensor:
+        mixed = pre(x, **pre_kwargs) if pre is bucketing else pre(x, f=f, **pre_kwargs)
+        return agg(mixed, f=f, **agg_kwargs)
+
+    aggregator.__name__ = f"{getattr(pre, '__name__', 'pre')}_{getattr(agg, '__name__', 'agg')}"
+    aggregator.__doc__ = f"{aggregator.__name__}: {pre.__name__} then {agg.__name__}."
+    return aggregator

@@ -1,0 +1,252 @@
+"""Aggregators against NumPy references written here, plus invariants over the whole registry.
+
+The references are deliberately naive (explicit loops, numpy.median, sorting per coordinate) so
+that they share no code path with the vectorized torch implementations. float64 everywhere; the
+tolerances (1e-12) absorb summation order only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from common.robust import (
+    AGGREGATORS,
+    bucketing,
+    centered_clipping,
+    compose,
+    coordinate_median,
+    geometric_median,
+    krum,
+    layerwise,
+    mean,
+    multi_krum,
+    nnm,
+    nnm_median,
+    robustness_ratio,
+    trimmed_mean,
+)
+
+TOL = dict(rtol=1e-12, atol=1e-12)
+
+
+def _x(n=11, d=7, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d))
+
+
+# ---- NumPy references ------------------------------------------------------------------------
+
+def np_trimmed_mean(x, f):
+    out = np.empty(x.shape[1])
+    for j in range(x.shape[1]):
+        col = sorted(x[:, j])
+        out[j] = np.mean(col[f:len(col) - f])
+    return out
+
+
+def np_lower_median(x):
+    return np.array([sorted(x[:, j])[(x.shape[0] - 1) // 2] for j in range(x.shape[1])])
+
+
+def np_krum_scores(x, f):
+    n = len(x)
+    scores = []
+    for i in range(n):
+        dists = sorted(np.sum((x[i] - x[j]) ** 2) for j in range(n) if j != i)
+        scores.append(sum(dists[:n - f - 2]))
+    return np.array(scores)
+
+
+def np_nnm(x, f):
+    n = len(x)
+    out = np.empty_like(x)
+    for i in range(n):
+        d = [np.sum((x[i] - x[j]) ** 2) for j in range(n)]
+        nearest = np.argsort(d, kind="stable")[:n - f]
+        out[i] = x[nearest].mean(axis=0)
+    return out
+
+
+def np_weiszfeld(x, iters=2000):
+    z = x.mean(axis=0)
+    for _ in range(iters):
+        w = 1.0 / np.maximum(np.linalg.norm(x - z, axis=1), 1e-12)
+        z = (w[:, None] * x).sum(axis=0) / w.sum()
+    return z
+
+
+# ---- reference tests -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [5, 6, 25])
+def test_median_matches_numpy(n):
+    x = _x(n)
+    t = torch.tensor(x)
+    np.testing.assert_allclose(coordinate_median(t, even="mean").numpy(), np.median(x, axis=0),
+                               **TOL)
+    np.testing.assert_allclose(coordinate_median(t).numpy(), np_lower_median(x), **TOL)
+
+
+@pytest.mark.parametrize("n,f", [(5, 0), (5, 2), (10, 3), (25, 12)])
+def test_trimmed_mean_matches_reference(n, f):
+    x = _x(n)
+    np.testing.assert_allclose(trimmed_mean(torch.tensor(x), f=f).numpy(), np_trimmed_mean(x, f),
+                               **TOL)
+
+
+@pytest.mark.parametrize("n,f,m", [(7, 2, 1), (10, 3, 1), (10, 3, 4), (25, 5, 20)])
+def test_krum_matches_reference(n, f, m):
+    x = _x(n, seed=n + f)
+    best = np.argsort(np_krum_scores(x, f), kind="stable")[:m]
+    np.testing.assert_allclose(multi_krum(torch.tensor(x), f=f, m=m).numpy(),
+                               x[best].mean(axis=0), **TOL)
+
+
+@pytest.mark.parametrize("n,f", [(5, 1), (11, 3), (25, 5)])
+def test_nnm_matches_reference(n, f):
+    x = _x(n, seed=3)
+    np.testing.assert_allclose(nnm(torch.tensor(x), f=f).numpy(), np_nnm(x, f), **TOL)
+
+
+def test_geometric_median_matches_long_weiszfeld():
+    x = _x(15, 4, seed=5)
+    got = geometric_median(torch.tensor(x), max_iter=2000, tol=1e-13).numpy()
+    # both run Weiszfeld to convergence (linear rate); two converged iterates agree to ~1e-12
+    np.testing.assert_allclose(got, np_weiszfeld(x), atol=1e-10)
+    # and it minimises the sum of distances: no nearby point does better
+    obj = lambda z: np.linalg.norm(x - z, axis=1).sum()  # noqa: E731
+    rng = np.random.default_rng(0)
+    assert all(obj(got) <= obj(got + 1e-4 * rng.standard_normal(4)) for _ in range(20))
+
+
+def test_centered_clipping_one_iteration_by_hand():
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.3, 0.4]], dtype=torch.float64)
+    v = centered_clipping(x, tau=1.0, iterations=1, center=torch.zeros(2, dtype=torch.float64))
+    # clip(x_i - 0): (0,0), (0.6, 0.8), (0.3, 0.4); mean = (0.3, 0.4)
+    torch.testing.assert_close(v, torch.tensor([0.3, 0.4], dtype=torch.float64))
+
+
+# ---- invariants over the registry --------------------------------------------------------------
+
+NAMES = sorted(AGGREGATORS)
+
+
+def _call(name, x, f):
+    kwargs = {"f": f}
+    if name == "multi_krum":
+        kwargs["m"] = max(1, x.shape[0] - f - 2)
+    return AGGREGATORS[name](x, **kwargs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_permutation_invariance(name):
+    x = torch.tensor(_x(12, 6, seed=7))
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(_call(name, x, 3), _call(name, x[perm], 3), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_identical_rows_give_that_row(name):
+    row = torch.tensor(_x(1, 9, seed=8)[0])
+    x = row.expand(9, -1).clone()
+    torch.testing.assert_close(_call(name, x, 2), row, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_shape_and_dtype(name):
+    x = torch.randn(10, 5, dtype=torch.float32)
+    out = _call(name, x, 2)
+    assert out.shape == (5,) and out.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["median", "trimmed_mean"])
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(3, 30), d=st.integers(1, 8), seed=st.integers(0, 10_000),
+       scale=st.floats(1.0, 1e12))
+def test_coordinatewise_output_within_honest_range(name, n, d, seed, scale):
+    """With f < n/2 corrupted rows (any values), each coordinate stays in the honest range."""
+    f = (n - 1) // 2
+    rng = np.random.default_rng(seed)
+    honest = rng.standard_normal((n - f, d))
+    byz = rng.standard_normal((f, d)) * scale
+    out = AGGREGATORS[name](torch.tensor(np.vstack([honest, byz])), f=f).numpy()
+    assert np.all(out >= honest.min(axis=0) - 1e-12) and np.all(out <= honest.max(axis=0) + 1e-12)
+
+
+@pytest.mark.parametrize("name", ["trimmed_mean", "median"])
+def test_reduce_to_mean_where_they_should(name):
+    x = torch.tensor(_x(2, 5))
+    if name == "trimmed_mean":
+        torch.testing.assert_close(trimmed_mean(x, f=0), x.mean(0))
+    else:  # two rows, averaged middle = mean
+        torch.testing.assert_close(coordinate_median(x, even="mean"), x.mean(0))
+    torch.testing.assert_close(nnm(x, f=0)[0], x.mean(0))
+    torch.testing.assert_close(multi_krum(torch.tensor(_x(8)), f=0, m=8),
+                               torch.tensor(_x(8)).mean(0))
+
+
+def test_robustness_ratio_is_bounded_for_nnm_median_but_not_the_mean():
+    rng = np.random.default_rng(0)
+    honest = torch.tensor(rng.standard_normal((20, 200)) + 1.0)
+    ratios = {}
+    for k in range(0, 10, 3):
+        byz = torch.full((5, 200), 10.0**k, dtype=torch.float64)
+        x = torch.cat([honest, byz])
+        ratios[k] = (robustness_ratio(nnm_median(x, f=5), honest),
+                     robustness_ratio(mean(x), honest))
+    assert max(r[0] for r in ratios.values()) < 5.0
+    assert ratios[9][1] > 1e15
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 40), d=st.integers(1, 30), seed=st.integers(0, 1000))
+def test_shapes_property(n, d, seed):
+    x = torch.tensor(np.random.default_rng(seed).standard_normal((n, d)))
+    f = (n - 1) // 2
+    for name in ("mean", "median", "trimmed_mean", "geometric_median"):
+        assert AGGREGATORS[name](x, f=f).shape == (d,)
+    if n > 2 * f + 2:
+        assert krum(x, f=f).shape == (d,)
+
+
+def test_layerwise_matches_blockwise_and_differs_for_nnm():
+    x = torch.tensor(_x(9, 10, seed=11))
+    sizes = [3, 7]
+    out = layerwise(coordinate_median, x, sizes)
+    torch.testing.assert_close(out, coordinate_median(x))  # coordinate-wise: same either way
+    lw = layerwise(nnm_median, x, sizes, f=2)
+    torch.testing.assert_close(lw[:3], nnm_median(x[:, :3], f=2))
+    assert not torch.allclose(lw, nnm_median(x, f=2))
+    with pytest.raises(ValueError, match="sum to d=10"):
+        layerwise(mean, x, [3, 3])
+
+
+def test_bucketing_then_median():
+    x = torch.tensor(_x(12, 4))
+    g = torch.Generator().manual_seed(0)
+    buckets = bucketing(x, s=3, generator=g)
+    assert buckets.shape == (4, 4)
+    torch.testing.assert_close(buckets.mean(0), x.mean(0))  # equal buckets preserve the mean
+    agg = compose(bucketing, coordinate_median, s=2)
+    assert agg(x, f=2).shape == (4,)
+    with pytest.raises(ValueError, match="tolerates"):
+        compose(bucketing, coordinate_median, s=6)(x, f=2)  # 2 buckets cannot outvote 2
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x: coordinate_median(x, f=3), r"f=3 Byzantine clients out of n=6"),
+    (lambda x: trimmed_mean(x, f=3), "2f < n"),
+    (lambda x: krum(x, f=2), "n > 2f \\+ 2"),
+    (lambda x: multi_krum(x, f=1, m=7), "1 <= m <= n - f"),
+    (lambda x: mean(x[0]), "shape \\(n_clients, d\\)"),
+    (lambda x: mean(x.long()), "floating-point"),
+    (lambda x: coordinate_median(x, even="upper"), "even="),
+    (lambda x: geometric_median(x, nu=0.0), "nu="),
+    (lambda x: centered_clipping(x, tau=-1.0), "tau="),
+    (lambda x: trimmed_mean(x, f=1.5), "must be an int"),
+])
+def test_bad_input_is_named(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(torch.randn(6, 3))
