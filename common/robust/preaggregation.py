@@ -35,7 +35,11 @@ def nnm(x: torch.Tensor, *, f: int) -> torch.Tensor:
     d = pairwise_sq_distances(x)
     d.fill_diagonal_(-1.0)  # a row is always its own nearest neighbour, even among duplicates
     idx = torch.topk(d, n - f, dim=1, largest=False).indices  # (n, n - f)
-    return x[idx].mean(dim=1)
+    # the mixing as one (n, n) x (n, d) product: W[i, j] = 1/(n - f) for j among i's neighbours
+    # (gathering x[idx] would materialise n (n - f) d numbers)
+    weights = torch.zeros(n, n, dtype=x.dtype, device=x.device)
+    weights.scatter_(1, idx, 1.0 / (n - f))
+    return weights @ x
 
 
 def bucketing(x: torch.Tensor, *, s: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,0 +1,139 @@
+r"""DP-SGD as a composition: clip per sample, sum, add Gaussian noise, then *any* optimizer.
+
+:class:`DPGradient` computes the privatised gradient of a batch and writes it into ``p.grad``;
+the optimizer is whatever ``torch.optim`` optimizer you step afterwards (SGD gives DP-SGD, Adam
+gives DP-Adam; DP-SignSGD applies ``sign`` to it). There is no ``use_dp`` flag anywhere. Per step,
+with per-sample gradients ``g_b``, clip level ``C`` and noise multiplier ``s`` (Abadi et al. 2016,
+arXiv 1607.00133):
+
+.. math::  \tilde g = \frac{1}{B_{\mathrm{norm}}}\Big(\sum_{b} \min(1, C/\|g_b\|)\, g_b
+           + \mathcal N(0, s^2 C^2 I)\Big),
+
+with ``B_norm`` the expected batch size (Poisson sampling) or the batch size. The sum of clipped
+gradients has sensitivity ``C`` under add/remove-one adjacency, so each step is the event
+``PoissonSampledEvent(q, GaussianEvent(s))`` (or ``GaussianEvent(s)`` without sampling); the
+object counts steps and returns the composed event for any accountant.
+
+``method``: ``"bookkeeping"`` (:mod:`common.privacy.bookkeeping`, Linear and Conv2d models, no
+materialised per-sample gradients), ``"functorch"`` (:mod:`common.privacy.per_sample`, any model
+without batch coupling), or ``"auto"`` (book-keeping when the model allows it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from common.privacy.bookkeeping import BookKeeping
+from common.privacy.clipping import check_max_norm, clip_factors
+from common.privacy.events import DpEvent, GaussianEvent, PoissonSampledEvent, SelfComposedEvent
+from common.privacy.mechanisms import gaussian_noise_like
+from common.privacy.per_sample import check_per_sample_loss, per_sample_grads, per_sample_norms
+
+__all__ = ["DPGradient", "DPStepInfo", "clipped_grad_sum"]
+
+
+@dataclass(frozen=True)
+class DPStepInfo:
+    """What one private step saw (for logging; not private itself)."""
+
+    loss: float
+    clipped_fraction: float
+    median_norm: float
+
+
+def clipped_grad_sum(model: nn.Module, loss_fn, X, y, max_norm: float, *, method: str = "auto",
+                     chunk_size: int | None = None):
+    """``({name: sum_b clip_C(g_b)}, per-sample losses, per-sample norms)`` without noise."""
+    check_max_norm(max_norm)
+    if method not in ("auto", "bookkeeping", "functorch"):
+        raise ValueError(f"method={method!r}: allowed values are 'auto', 'bookkeeping', "
+                         "'functorch'")
+    if method == "bookkeeping" or (method == "auto" and BookKeeping.supports(model)):
+        return BookKeeping(model).clipped_sum(loss_fn, X, y, max_norm)
+    grads = per_sample_grads(model, loss_fn, X, y, chunk_size=chunk_size)
+    norms = per_sample_norms(grads)
+    c = clip_factors(norms, max_norm)
+    summed = {k: torch.tensordot(c, g, dims=1) for k, g in grads.items()}
+    with torch.no_grad():
+        losses = loss_fn(model(X), y)
+    check_per_sample_loss(losses, X.shape[0])
+    return summed, losses, norms
+
+
+class DPGradient:
+    """Privatised gradients for ``model``: ``info = dp(X, y)`` fills ``p.grad``, then step.
+
+    Args:
+        model: the model (its parameters receive ``.grad``).
+        loss_fn: per-sample losses ``loss_fn(output, target) -> (B,)`` (reduction="none").
+        max_norm: clipping level C > 0.
+        noise_multiplier: s >= 0 (0 gives non-private clipped SGD and records no event).
+        sampling_probability: q of Poisson sampling, for the event (None: no amplification).
+        expected_batch_size: divisor of the noisy sum (default: the batch's size).
+        method: "auto", "bookkeeping" or "functorch".
+
+    Example::
+
+        dp = DPGradient(model, nn.CrossEntropyLoss(reduction="none"), max_norm=1.0,
+                        noise_multiplier=1.1, sampling_probability=256 / 60000)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for X, y in batches:
+            dp(X, y, generator=g)
+            opt.step()
+        eps = RDPAccountant().epsilon(dp.event(), delta=1e-5)
+    """
+
+    def __init__(self, model: nn.Module, loss_fn, *, max_norm: float, noise_multiplier: float,
+                 sampling_probability: float | None = None,
+                 expected_batch_size: float | None = None, method: str = "auto",
+                 chunk_size: int | None = None):
+        self.model, self.loss_fn = model, loss_fn
+        self.max_norm = check_max_norm(max_norm)
+        if not noise_multiplier >= 0:
+            raise ValueError(f"noise_multiplier={noise_multiplier}: must be >= 0")
+        if sampling_probability is not None and not 0 < sampling_probability <= 1:
+            raise ValueError(f"sampling_probability={sampling_probability}: must be in (0, 1]")
+        if expected_batch_size is not None and not expected_batch_size > 0:
+            raise ValueError(f"expected_batch_size={expected_batch_size}: must be > 0")
+        self.noise_multiplier = float(noise_multiplier)
+        self.sampling_probability = sampling_probability
+        self.expected_batch_size = expected_batch_size
+        self.method, self.chunk_size = method, chunk_size
+        self.steps = 0
+
+    def __call__(self, X: torch.Tensor, y: torch.Tensor, *,
+                 generator: torch.Generator | None = None) -> DPStepInfo:
+        grads, losses, norms = clipped_grad_sum(self.model, self.loss_fn, X, y, self.max_norm,
+                                                method=self.method, chunk_size=self.chunk_size)
+        denom = self.expected_batch_size or X.shape[0]
+        std = self.noise_multiplier * self.max_norm
+        for name, p in self.model.named_parameters():
+            if name not in grads:
+                continue
+            g = grads[name]
+            if std > 0:
+                g = g + gaussian_noise_like(g, std, generator)
+            p.grad = (g / denom).to(p.dtype)
+        self.steps += 1
+        return DPStepInfo(loss=float(losses.mean()),
+                          clipped_fraction=float((norms > self.max_norm).float().mean()),
+                          median_norm=float(norms.median()))
+
+    def step_event(self) -> DpEvent | None:
+        """The event of one step (None when no noise is added: no privacy is claimed)."""
+        if self.noise_multiplier == 0:
+            return None
+        event = GaussianEvent(self.noise_multiplier)
+        if self.sampling_probability is not None and self.sampling_probability < 1:
+            event = PoissonSampledEvent(self.sampling_probability, event)
+        return event
+
+    def event(self) -> DpEvent:
+        """All steps so far as one event (for an accountant)."""
+        step = self.step_event()
+        if step is None or self.steps == 0:
+            raise ValueError("no private step has been taken (or noise_multiplier = 0)")
+        return SelfComposedEvent(step, self.steps)
