@@ -150,3 +150,18 @@ def test_gaussian_mechanism_noise_distribution():
     # 1e-4 makes a false alarm a 1-in-10,000 event for this fixed seed (which passes).
     assert stats.kstest(z, "norm").pvalue > 1e-4
     assert abs(np.std(z) - 1) < 0.01
+
+
+@pytest.mark.parametrize("name", ["rdp", "pld"])
+def test_accountant_conformance(name):
+    """Every accountant: epsilon falls with more noise, grows with more steps and with a smaller
+    delta, and delta(epsilon(delta)) <= delta (the two directions are consistent)."""
+    from common.privacy import ACCOUNTANTS
+
+    acc = ACCOUNTANTS[name]() if name == "rdp" else ACCOUNTANTS[name](1e-3)
+    eps = lambda s, t, d: acc.epsilon(dp_sgd_event(s, 0.05, t), d)  # noqa: E731
+    assert eps(2.0, 100, 1e-5) < eps(1.0, 100, 1e-5)
+    assert eps(1.0, 100, 1e-5) < eps(1.0, 400, 1e-5)
+    assert eps(1.0, 100, 1e-5) < eps(1.0, 100, 1e-7)
+    e = eps(1.0, 100, 1e-5)
+    assert acc.delta(dp_sgd_event(1.0, 0.05, 100), e) <= 1e-5 * (1 + 1e-6)
