@@ -1,5 +1,7 @@
 """Federated simulation: data splits, stacked client shards, vectorised client gradients,
-compressors with their omega, sign aggregation, and EF21 error feedback."""
+compressors with their omega, sign aggregation, EF21 error feedback, and the clipped
+double-momentum methods (Clip-SGD, Clip21-SGD, Clip21-SGD2M, Safe-DSHB, their Byzantine-robust
+versions) as one step function with the aggregator as an argument."""
 
 from common.federated.clients import (
     ClientData,
@@ -8,6 +10,14 @@ from common.federated.clients import (
     flat_params,
     set_flat_params,
     unflatten,
+)
+from common.federated.clip21 import (
+    Byzantine,
+    FedState,
+    clip21_sgd2m_step,
+    clip_sgd_step,
+    fed_init,
+    safe_dshb_step,
 )
 from common.federated.compressors import (
     COMPRESSORS,
@@ -35,4 +45,5 @@ __all__ = [
     "unflatten", "COMPRESSORS", "QSGD", "Bernoulli", "Identity", "RandK", "Sign", "TopK",
     "majority_vote", "mean_of_signs", "EF21State", "ef21_init", "ef21_step", "SPLITS",
     "dirichlet_split", "equalize", "half_iid_half_class", "iid_split", "sorted_split",
+    "Byzantine", "FedState", "clip21_sgd2m_step", "clip_sgd_step", "fed_init", "safe_dshb_step",
 ]
