@@ -1,8 +1,8 @@
 # lucchi-repro: the only entry points. `make help` lists them.
 #
 # Every target that needs Python builds .venv first (pip with -c constraints.txt). User input
-# (PAPER, SCALE, NOTEBOOK) is validated here before any recipe runs, and reaches Python through
-# the environment, never through a shell command line.
+# (PAPER, SCALE, NOTEBOOK, EXECUTOR) is validated here before any recipe runs, and reaches Python
+# through the environment, never through a shell command line.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -18,7 +18,9 @@ SLUGS := $(sort $(patsubst papers/%/paper.yml,%,$(wildcard papers/*/paper.yml)))
 PAPER ?=
 SCALE ?= cpu
 NOTEBOOK ?=
-export PAPER SCALE NOTEBOOK
+EXECUTOR ?=
+EXECUTORS := debug local slurm
+export PAPER SCALE NOTEBOOK EXECUTOR
 
 # pytest options shared by the notebook checks
 NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
@@ -29,9 +31,13 @@ BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --
 
 help:
 	@echo "lucchi-repro. Targets:"
-	@echo "  make reproduce PAPER=<slug> [SCALE=cpu|paper] [NOTEBOOK=<name>]"
+	@echo "  make reproduce PAPER=<slug> [SCALE=cpu|paper] [NOTEBOOK=<name>] [EXECUTOR=<name>]"
 	@echo "                     run a paper's notebooks (papermill) into results/<slug>/<scale>/"
 	@echo "                     and print its claims table; PAPER=all runs every paper."
+	@echo "                     EXECUTOR=debug|local|slurm: where parameter sweeps run (in-process,"
+	@echo "                     a local process pool, a SLURM job array; default: debug at cpu"
+	@echo "                     scale, local at paper scale). At paper scale every finished run"
+	@echo "                     is stored and rerunning the command resumes (README)."
 	@echo "                     Exits 1 if a hard claim fails, 2 for bad arguments."
 	@echo "  make test          lint + unit tests + nbval over every notebook + offline book build"
 	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W)"
@@ -57,12 +63,15 @@ $(if $(filter $(PAPER),$(SLUGS) $(1)),,$(error unknown PAPER '$(PAPER)'. Valid: 
 endef
 check_scale = $(if $(filter $(SCALE),cpu paper),,$(error unknown SCALE '$(SCALE)'. Valid: cpu paper))
 check_notebook = $(if $(strip $(NOTEBOOK)),$(if $(filter 1,$(words $(NOTEBOOK))),,$(error NOTEBOOK must be one word)))
+# exact match of one word: the valid names are the filter patterns, so '%' in EXECUTOR matches none
+check_executor = $(if $(strip $(EXECUTOR)),$(if $(and $(filter 1,$(words $(EXECUTOR))),$(filter $(EXECUTORS),$(EXECUTOR))),,$(error unknown EXECUTOR '$(EXECUTOR)'. Valid: $(EXECUTORS))))
 
 # Checked when make reads this file, before any prerequisite (even .venv) is built.
 ifneq ($(filter reproduce notebooks,$(MAKECMDGOALS)),)
 $(eval $(call check_paper,all))
 $(eval $(check_scale))
 $(eval $(check_notebook))
+$(eval $(check_executor))
 endif
 
 reproduce: $(STAMP)

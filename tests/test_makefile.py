@@ -23,6 +23,10 @@ def _make(*args):
     (["reproduce", "PAPER=ngn-m; touch pwned"], "PAPER must be one word"),
     (["reproduce", "PAPER=$(touch pwned)"], "PAPER"),
     (["reproduce", "PAPER=ngn-m", "SCALE=gpu"], "unknown SCALE 'gpu'. Valid: cpu paper"),
+    (["reproduce", "PAPER=ngn-m", "EXECUTOR=cluster"],
+     "unknown EXECUTOR 'cluster'. Valid: debug local slurm"),
+    (["reproduce", "PAPER=ngn-m", "EXECUTOR=slurm; touch pwned"], "unknown EXECUTOR"),
+    (["reproduce", "PAPER=ngn-m", "EXECUTOR=%"], "unknown EXECUTOR '%'"),
     (["notebooks", "PAPER=nope"], "unknown PAPER"),
 ])
 def test_bad_input_exits_2_and_runs_nothing(args, match, tmp_path):
@@ -37,5 +41,16 @@ def test_bad_input_exits_2_and_runs_nothing(args, match, tmp_path):
 def test_help_lists_targets_and_papers():
     res = _make("help")
     assert res.returncode == 0
-    for word in ("reproduce", "test", "book", "bench", "lint", "clean", "ngn-m"):
+    for word in ("reproduce", "test", "book", "bench", "lint", "clean", "ngn-m",
+                 "EXECUTOR=debug|local|slurm"):
         assert word in res.stdout
+
+
+@pytest.mark.parametrize("executor", ["debug", "local", "slurm"])
+def test_valid_executor_reaches_the_runner_through_the_environment(executor):
+    """A dry run (-n) accepts the value and leaves it out of the command line: the runner
+    reads it from the exported environment."""
+    res = _make("-n", "reproduce", "PAPER=ngn-m", f"EXECUTOR={executor}")
+    assert res.returncode == 0, res.stderr
+    [line] = [ln for ln in res.stdout.splitlines() if "common.project.reproduce" in ln]
+    assert executor not in line

@@ -1,7 +1,15 @@
-"""Experiments: frozen configs, seeding, atomic results, provenance and notebook runs."""
+"""Experiments: frozen configs, seeding, atomic results, provenance, notebook runs and sweeps."""
 
 from common.experiment.config import Config, ConfigError, param
 from common.experiment.device import DEVICE_CHOICES, resolve_device
+from common.experiment.executors import (
+    EXECUTORS,
+    DebugExecutor,
+    LocalExecutor,
+    SlurmExecutor,
+    SubmititExecutor,
+    SweepExecutor,
+)
 from common.experiment.provenance import git_revision, package_versions, provenance
 from common.experiment.run import SCALES, Run, start_run
 from common.experiment.seeding import derive_seed, jax_key, seed_everything, set_determinism
@@ -13,11 +21,21 @@ from common.experiment.store import (
     read_json,
     to_jsonable,
 )
+from common.experiment.sweep import (
+    SweepError,
+    SweepResult,
+    code_version,
+    run_key,
+    sweep,
+    sweep_dir,
+)
 
 __all__ = [
     "Config", "ConfigError", "param", "DEVICE_CHOICES", "resolve_device", "git_revision",
     "package_versions", "provenance", "SCALES",
     "Run", "start_run", "derive_seed", "jax_key", "seed_everything", "set_determinism",
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
-    "to_jsonable",
+    "to_jsonable", "sweep", "sweep_dir", "SweepResult", "SweepError", "run_key", "code_version",
+    "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",
+    "SubmititExecutor",
 ]

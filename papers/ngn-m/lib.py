@@ -1,14 +1,20 @@
-"""Code only the NGN-M reproduction needs: step-size sweeps run as one batched computation.
+"""Code only the NGN-M reproduction needs: step-size sweeps.
 
-A sweep over K step sizes advances K independent copies of the iterate in one tensor of shape
-``(K, dim)``: the optimizers of :mod:`common.optim` accept ``batch_dims=1`` and a step-size
-tensor of shape ``(K,)``. Every copy sees the same mini-batches (common random numbers), so
-differences between step sizes are not sampling noise.
+Toy problems (notebook 01): a sweep over K step sizes advances K independent copies of the
+iterate in one tensor of shape ``(K, dim)``: the optimizers of :mod:`common.optim` accept
+``batch_dims=1`` and a step-size tensor of shape ``(K,)``. Every copy sees the same mini-batches
+(common random numbers), so differences between step sizes are not sampling noise.
+
+Networks (notebooks 02 and 03): every (method, step size, seed) run is one small config
+(:class:`MLPRun`, :class:`LMRun`) executed by :func:`common.experiment.sweep`, in-process at cpu
+scale and in worker processes or on SLURM at paper scale; each finished run is stored, so an
+interrupted paper-scale grid resumes where it stopped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -19,23 +25,28 @@ from common.experiment import (
     DEVICE_CHOICES,
     Config,
     ConfigError,
+    SweepResult,
     derive_seed,
     param,
     resolve_device,
+    sweep,
 )
 from common.metrics import DIVERGENCE_THRESHOLD
 from common.models import LeastSquares, Quadratic, Quartic, Rosenbrock
 from common.optim import OPTIMIZERS, apply_updates, get, make_torch
 
-__all__ = ["SweepResult", "run_sweep", "ToyConfig", "rosenbrock_experiment",
+__all__ = ["BatchedSweep", "run_sweep", "ToyConfig", "rosenbrock_experiment",
            "quartic_experiment", "regression_experiment", "quadratic_experiment",
-           "plot_sweep", "plot_trajectories", "MLPConfig", "train_classifier", "mlp_sweep",
-           "near_best_width", "LMConfig", "train_char_lm", "lm_sweep"]
+           "plot_sweep", "plot_trajectories", "MLPConfig", "MLPRun", "mnist_data",
+           "train_classifier", "train_mlp", "mlp_sweep", "near_best_width", "LMConfig", "LMRun",
+           "shakespeare_data", "train_char_lm", "lm_sweep"]
 
 
 @dataclass
-class SweepResult:
-    """Per step size: final loss, first iteration below ``target`` (or -1), and a trajectory."""
+class BatchedSweep:
+    """One method over K step sizes run as one batched computation (:func:`run_sweep`).
+
+    Per step size: final loss, first iteration below ``target`` (or -1), and a trajectory."""
 
     method: str
     steps: np.ndarray          # (K,) swept step sizes (lr or c)
@@ -52,7 +63,7 @@ class SweepResult:
 def run_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=None,
               target: float = 0.0, stop_at_target: bool = False, num_records: int = 200,
               step_schedule=None, threshold: float = DIVERGENCE_THRESHOLD,
-              tail: int = 1) -> SweepResult:
+              tail: int = 1) -> BatchedSweep:
     """Run ``method`` from ``x0`` for every step size in ``steps`` at once.
 
     Args:
@@ -120,7 +131,7 @@ def run_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=None
     f_end = objective.value_and_grad(x)[0]
     final = torch.where(alive & torch.isfinite(f_end) & (f_end <= threshold), f_end, torch.inf)
     tail_mean = torch.where(torch.isfinite(final), (tail_sum + f_end) / tail, torch.inf)
-    return SweepResult(method, np.asarray(steps, dtype=np.float64), final.numpy(), hit.numpy(),
+    return BatchedSweep(method, np.asarray(steps, dtype=np.float64), final.numpy(), hit.numpy(),
                        (~alive).numpy() | ~np.isfinite(final.numpy()), record_at, traj, gam,
                        tail_mean.numpy())
 
@@ -162,13 +173,13 @@ class ToyConfig(Config):
             raise ConfigError("quartic_x0 = 0 is the minimiser: start elsewhere")
 
 
-def rosenbrock_experiment(cfg: ToyConfig, methods) -> dict[str, SweepResult]:
+def rosenbrock_experiment(cfg: ToyConfig, methods) -> dict[str, BatchedSweep]:
     """Every method over ``rosenbrock_grid`` from (-1.2, 1) (Fig. 1, App. H.2)."""
     return {m: run_sweep(Rosenbrock(), m, cfg.rosenbrock_grid, (-1.2, 1.0), cfg.rosenbrock_steps)
             for m in methods}
 
 
-def quartic_experiment(cfg: ToyConfig, methods) -> dict[str, SweepResult]:
+def quartic_experiment(cfg: ToyConfig, methods) -> dict[str, BatchedSweep]:
     """Iterations to reach ``f <= quartic_target`` on ``x^2 + x^4`` (App. E, Fig. E.1)."""
     return {m: run_sweep(Quartic(), m, cfg.quartic_grid, (cfg.quartic_x0,),
                          cfg.quartic_max_steps, target=cfg.quartic_target, stop_at_target=True)
@@ -244,7 +255,7 @@ def plot_sweep(ax, grid, values: dict, *, ylabel: str, title: str, top=None) -> 
     ax.set_title(title)
 
 
-def plot_trajectories(ax, result: SweepResult, *, title: str) -> None:
+def plot_trajectories(ax, result: BatchedSweep, *, title: str) -> None:
     """Loss along iterations for each step size of one method."""
     from matplotlib import colormaps
 
@@ -281,6 +292,38 @@ class MLPConfig(Config):
     methods: tuple[str, ...] = param(("SGDM", "NGN", "NGN-M", "Adam", "NGN-MDv1"),
                                      choices=_METHODS, doc="optimizers compared")
     device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device ('auto': CUDA if any)")
+
+    def runs(self) -> list[MLPRun]:
+        """The grid, one config per (seed, method, step size), in that nesting order."""
+        return [MLPRun(method=method, step=step, seed=seed, epochs=self.epochs,
+                       train_size=self.train_size, batch_size=self.batch_size, device=self.device)
+                for seed in self.seeds for method in self.methods for step in self.grid]
+
+
+@dataclass(frozen=True)
+class MLPRun(Config):
+    """One run of the MLP sweep: a method at one step size and seed, with the shared settings."""
+
+    method: str = param("NGN-M", choices=_METHODS, doc="optimizer")
+    step: float = param(1.0, gt=0, doc="lr (SGDM, Adam) or c (NGN family)")
+    seed: int = param(0, ge=0, doc="initialisation and data order")
+    epochs: int = param(1, ge=1, doc="passes over the training subset")
+    train_size: int = param(60_000, ge=128, le=60_000, doc="training images used")
+    batch_size: int = param(128, ge=1, doc="mini-batch size")
+    device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device ('auto': CUDA if any)")
+
+
+@lru_cache(maxsize=1)
+def mnist_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(X, y, X_test, y_test)`` of MNIST as standardised CPU tensors, loaded once per process."""
+    from common.data import load_mnist, to_tensors
+
+    return (*to_tensors(*load_mnist("train")), *to_tensors(*load_mnist("test")))
+
+
+@lru_cache(maxsize=2)
+def _mnist_on(device: str):
+    return tuple(t.to(device) for t in mnist_data())
 
 
 def train_classifier(model, method: str, step: float, X, y, *, epochs: int, batch_size: int,
@@ -323,32 +366,47 @@ def _evaluate(model, X, y) -> tuple[float, float]:
     return loss, acc
 
 
-def mlp_sweep(cfg: MLPConfig, data) -> tuple[list[dict], dict]:
-    """Every (method, step, seed) of the grid: one record each, plus NGN-M's effective steps.
+def train_mlp(run: MLPRun) -> dict:
+    """One run: an MLP (784-100-100-10) trained on the first ``train_size`` MNIST images.
 
-    All runs of one seed start from the same initialisation and see the same data order. The
-    second value maps each c to NGN-M's ``gamma_k`` per iteration (first seed).
+    Every run of one seed starts from the same initialisation and sees the same data order.
+    Returns test accuracy and loss, the last epoch's mean training loss, the divergence flag and
+    the effective step sizes ``gamma_k`` per iteration (empty for SGDM and Adam).
     """
     from common.models import MLP
 
-    device = resolve_device(cfg.device)
-    X, y, Xt, yt = (t.to(device) for t in data)
-    X, y = X[:cfg.train_size], y[:cfg.train_size]
+    device = resolve_device(run.device)
+    X, y, Xt, yt = _mnist_on(str(device))
+    X, y = X[:run.train_size], y[:run.train_size]
+    torch.manual_seed(derive_seed(run.seed, "mlp-init"))
+    model = MLP(X.shape[1], (100, 100), 10).to(device)
+    out = train_classifier(model, run.method, run.step, X, y, epochs=run.epochs,
+                           batch_size=run.batch_size, seed=run.seed)
+    test_loss, test_acc = _evaluate(model, Xt, yt)
+    return {"test_acc": test_acc, "test_loss": test_loss, "train_loss": out["train_loss"],
+            "diverged": out["diverged"], "step_sizes": out["step_sizes"]}
+
+
+def mlp_sweep(cfg: MLPConfig, *, store_dir, executor="debug", resume: bool = False,
+              progress: bool = True) -> tuple[list[dict], dict, SweepResult]:
+    """The grid of ``cfg`` through :func:`common.experiment.sweep` (see :meth:`MLPConfig.runs`).
+
+    Returns one record per run (method, step, seed and its metrics) in grid order, NGN-M's
+    effective steps per c (first seed), and the sweep's result (its ``summary()``). Raises
+    :class:`common.experiment.SweepError` if a run failed: its traceback is stored and a rerun
+    retries it.
+    """
+    runs = cfg.runs()
+    result = sweep(train_mlp, runs, store_dir=store_dir, executor=executor, resume=resume,
+                   progress=progress).raise_for_failures()
     records, trace = [], {}
-    for seed in cfg.seeds:
-        for method in cfg.methods:
-            for step in cfg.grid:
-                torch.manual_seed(derive_seed(seed, "mlp-init"))
-                model = MLP(X.shape[1], (100, 100), 10).to(device)
-                out = train_classifier(model, method, step, X, y, epochs=cfg.epochs,
-                                       batch_size=cfg.batch_size, seed=seed)
-                test_loss, test_acc = _evaluate(model, Xt, yt)
-                records.append({"method": method, "step": step, "seed": seed,
-                                "test_acc": test_acc, "test_loss": test_loss,
-                                "train_loss": out["train_loss"], "diverged": out["diverged"]})
-                if method == "NGN-M" and seed == cfg.seeds[0]:
-                    trace[step] = out["step_sizes"]
-    return records, trace
+    for run, out in zip(runs, result.results()):
+        records.append({"method": run.method, "step": run.step, "seed": run.seed,
+                        **{k: out[k] for k in ("test_acc", "test_loss", "train_loss",
+                                               "diverged")}})
+        if run.method == "NGN-M" and run.seed == cfg.seeds[0]:
+            trace[run.step] = out["step_sizes"]
+    return records, trace, result
 
 
 def near_best_width(grid, values, tolerance: float) -> float:
@@ -396,23 +454,65 @@ class LMConfig(Config):
             raise ConfigError(f"d_model={self.d_model} must be divisible by "
                               f"n_head={self.n_head}")
 
+    def runs(self) -> list[LMRun]:
+        """Adam and NGN-MDv1 over ``adaptive_grid``, SGDM and NGN-M over ``momentum_grid``, for
+        every seed: one config per run, seeds outermost."""
+        plan = [("Adam", self.adaptive_grid), ("NGN-MDv1", self.adaptive_grid),
+                ("SGDM", self.momentum_grid), ("NGN-M", self.momentum_grid)]
+        shared = {name: getattr(self, name) for name in (
+            "iterations", "batch_size", "context", "n_layer", "n_head", "d_model",
+            "eval_batches", "device")}
+        return [LMRun(method=method, step=step, seed=seed, **shared)
+                for seed in self.seeds for method, grid in plan for step in grid]
 
-def train_char_lm(method: str, step: float, train_ids, val_ids, vocab_size: int,
-                  cfg: LMConfig, seed: int) -> dict:
+
+@dataclass(frozen=True)
+class LMRun(Config):
+    """One run of the language-model sweep: a method at one step size and seed."""
+
+    method: str = param("NGN-M", choices=_METHODS, doc="optimizer")
+    step: float = param(1.0, gt=0, doc="lr (SGDM, Adam) or c (NGN family)")
+    seed: int = param(0, ge=0, doc="initialisation and batches")
+    iterations: int = param(200, ge=1, doc="training iterations")
+    batch_size: int = param(16, ge=1, doc="sequences per batch")
+    context: int = param(64, ge=2, doc="characters per sequence")
+    n_layer: int = param(2, ge=1, doc="Transformer blocks")
+    n_head: int = param(4, ge=1, doc="attention heads")
+    d_model: int = param(64, ge=8, doc="model width")
+    eval_batches: int = param(8, ge=1, doc="validation batches of 64 sequences")
+    device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device ('auto': CUDA if any)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.d_model % self.n_head:
+            raise ConfigError(f"d_model={self.d_model} must be divisible by "
+                              f"n_head={self.n_head}")
+
+
+@lru_cache(maxsize=1)
+def shakespeare_data():
+    """``(tokenizer, train_ids, val_ids)`` of Tiny Shakespeare, loaded once per process."""
+    from common.data import char_dataset
+
+    return char_dataset()
+
+
+def train_char_lm(run: LMRun) -> dict:
     """Train a tiny GPT; return its validation loss (inf if it diverged) and train loss."""
     from common.data import sample_batch
     from common.models import GPT, GPTConfig
 
-    device = resolve_device(cfg.device)
-    torch.manual_seed(derive_seed(seed, "gpt-init"))
-    model = GPT(GPTConfig(vocab_size=vocab_size, context=cfg.context, n_layer=cfg.n_layer,
-                          n_head=cfg.n_head, d_model=cfg.d_model)).to(device)
-    opt = make_torch(method, model.parameters(), step)
-    rng = np.random.default_rng(derive_seed(seed, "gpt-batches"))
+    tok, train_ids, val_ids = shakespeare_data()
+    device = resolve_device(run.device)
+    torch.manual_seed(derive_seed(run.seed, "gpt-init"))
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context=run.context, n_layer=run.n_layer,
+                          n_head=run.n_head, d_model=run.d_model)).to(device)
+    opt = make_torch(run.method, model.parameters(), run.step)
+    rng = np.random.default_rng(derive_seed(run.seed, "gpt-batches"))
     loss = float("nan")
-    for _ in range(cfg.iterations):
+    for _ in range(run.iterations):
         xb, yb = (torch.from_numpy(a).to(device)
-                  for a in sample_batch(train_ids, cfg.batch_size, cfg.context, rng))
+                  for a in sample_batch(train_ids, run.batch_size, run.context, rng))
 
         def closure(xb=xb, yb=yb):
             opt.zero_grad(set_to_none=True)
@@ -426,22 +526,24 @@ def train_char_lm(method: str, step: float, train_ids, val_ids, vocab_size: int,
     val_rng = np.random.default_rng(derive_seed(0, "gpt-validation"))  # same batches for all
     with torch.no_grad():
         vals = [model(*(torch.from_numpy(a).to(device)
-                        for a in sample_batch(val_ids, 64, cfg.context, val_rng)))[1].item()
-                for _ in range(cfg.eval_batches)]
+                        for a in sample_batch(val_ids, 64, run.context, val_rng)))[1].item()
+                for _ in range(run.eval_batches)]
     val = float(np.mean(vals))
     return {"val_loss": val if np.isfinite(val) else float("inf"), "train_loss": loss,
             "diverged": not np.isfinite(val)}
 
 
-def lm_sweep(cfg: LMConfig, data) -> list[dict]:
-    """Adam vs NGN-MDv1 over ``adaptive_grid``; SGDM vs NGN-M over ``momentum_grid``."""
-    tok, train_ids, val_ids = data
-    plan = [("Adam", cfg.adaptive_grid), ("NGN-MDv1", cfg.adaptive_grid),
-            ("SGDM", cfg.momentum_grid), ("NGN-M", cfg.momentum_grid)]
-    records = []
-    for seed in cfg.seeds:
-        for method, grid in plan:
-            for step in grid:
-                out = train_char_lm(method, step, train_ids, val_ids, tok.vocab_size, cfg, seed)
-                records.append({"method": method, "step": step, "seed": seed, **out})
-    return records
+def lm_sweep(cfg: LMConfig, *, store_dir, executor="debug", resume: bool = False,
+             progress: bool = True) -> tuple[list[dict], SweepResult]:
+    """The grid of ``cfg`` through :func:`common.experiment.sweep` (see :meth:`LMConfig.runs`).
+
+    Returns one record per run (method, step, seed, validation and training loss, divergence)
+    in grid order, and the sweep's result. Raises :class:`common.experiment.SweepError` if a run
+    failed.
+    """
+    runs = cfg.runs()
+    result = sweep(train_char_lm, runs, store_dir=store_dir, executor=executor, resume=resume,
+                   progress=progress).raise_for_failures()
+    records = [{"method": run.method, "step": run.step, "seed": run.seed, **out}
+               for run, out in zip(runs, result.results())]
+    return records, result

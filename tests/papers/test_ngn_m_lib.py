@@ -50,3 +50,16 @@ def test_configs_validate():
         lib.ToyConfig(regression_tail=10, regression_steps=5)
     with pytest.raises(Exception, match="methods"):
         lib.MLPConfig(methods=("SGDM", "LAMB"))
+
+
+def test_the_network_grids_are_one_config_per_run_in_grid_order():
+    mlp = lib.MLPConfig(seeds=(0, 1), methods=("SGDM", "NGN-M"), grid=(0.1, 1.0), epochs=3)
+    runs = mlp.runs()
+    assert [(r.seed, r.method, r.step) for r in runs[:3]] == [
+        (0, "SGDM", 0.1), (0, "SGDM", 1.0), (0, "NGN-M", 0.1)]
+    assert len(runs) == 8 and {r.epochs for r in runs} == {3}
+    assert len({r.config_hash() for r in runs}) == 8  # distinct runs, distinct store keys
+    lm = lib.LMConfig(seeds=(0, 1)).runs()
+    assert len(lm) == 2 * (2 * 3 + 2 * 4) and lm[0].method == "Adam" and lm[-1].seed == 1
+    with pytest.raises(Exception, match="n_head"):
+        lib.LMRun(d_model=10, n_head=4)
