@@ -16,7 +16,8 @@ numbers) when a ``hard`` claim failed. ``report`` claims are measured and shown,
 A claim assigned to the notebook but never checked is an error, so a claim cannot silently drop.
 
 Status of a claim: ``PASS`` (hard, every check holds), ``FAIL`` (hard, a check does not hold),
-``REPORT`` (report-only; the table still says whether each check held).
+``REPORT`` (report-only). Every record also says whether all its checks ``holds``: a REPORT claim
+that does not hold is shown as "REPORT, does not hold" (a result at reduced scale, not an error).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from common.experiment.store import atomic_write_json
 from common.project.paperyml import ClaimSpec, load_paper
 
 __all__ = ["Claims", "ClaimCheckFailed", "ClaimsIncomplete", "fmt", "format_plain",
-           "format_markdown", "STATUSES"]
+           "format_markdown", "count_text", "STATUSES"]
 
 STATUSES = ("PASS", "FAIL", "REPORT")
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -157,6 +158,7 @@ class Claims:
             out.append({
                 "id": cid, "statement": spec.statement, "where": spec.where,
                 "paper_reports": spec.paper_reports, "check": spec.check, "status": status,
+                "holds": bool(checks) and all(c.holds for c in checks),
                 "measured": measured, "reason": spec.reason, "unverified": spec.unverified,
                 "paper": self.paper, "notebook": self.notebook, "scale": self.scale,
                 "checks": [{"label": c.label, "holds": c.holds, "text": c.text,
@@ -218,16 +220,29 @@ def format_plain(records: list[dict[str, Any]], title: str = "", width: int = 10
     lines = [title, "=" * min(width, max(len(title), 10))] if title else []
     indent = " " * 12
     for r in records:
-        head = f"{r['id']:<5} {r['status']:<6} "
+        head = f"{r['id']:<5} {_status_text(r):<6} "
         lines.append(textwrap.fill(r["statement"], width, initial_indent=head,
                                    subsequent_indent=indent))
         lines.append(textwrap.fill(f"paper:    {r['paper_reports']} ({r['where']})", width,
                                    initial_indent=indent, subsequent_indent=indent + "          "))
         lines.append(textwrap.fill(f"measured: {r['measured'] or '-'}", width,
                                    initial_indent=indent, subsequent_indent=indent + "          "))
-    n = {s: sum(r["status"] == s for r in records) for s in STATUSES}
-    lines.append(f"{n['PASS']} PASS, {n['FAIL']} FAIL, {n['REPORT']} REPORT")
+    lines.append(count_text(records, sep=", "))
     return "\n".join(lines)
+
+
+def _status_text(r: dict[str, Any]) -> str:
+    if r["status"] == "REPORT" and not r.get("holds", True):
+        return "REPORT (does not hold)"
+    return r["status"]
+
+
+def count_text(records: list[dict[str, Any]], sep: str = " · ") -> str:
+    """``"6 PASS, 0 FAIL, 3 REPORT (1 does not hold)"``."""
+    n = {s: sum(r["status"] == s for r in records) for s in STATUSES}
+    misses = sum(r["status"] == "REPORT" and not r.get("holds", True) for r in records)
+    report = f"{n['REPORT']} REPORT" + (f" ({misses} not holding)" if misses else "")
+    return sep.join([f"{n['PASS']} PASS", f"{n['FAIL']} FAIL", report])
 
 
 def _md_cell(text: str) -> str:
@@ -246,6 +261,8 @@ def format_markdown(records: list[dict[str, Any]], *, link: str | None = None) -
         if link:
             claim += f" ([{r['notebook']}]({link.format(notebook=r['notebook'])}))"
         status = f"**{r['status']}**"
+        if r["status"] == "REPORT" and not r.get("holds", True):
+            status += ", does not hold"
         if r["status"] == "REPORT" and r.get("reason"):
             status += f": {_md_cell(r['reason'])}"
         rows.append(f"| {claim} | {_md_cell(r['paper_reports'])} ({_md_cell(r['where'])}) "

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 from common import paths
-from common.claims import STATUSES, format_markdown, format_plain
+from common.claims import count_text, format_markdown, format_plain
 from common.experiment.executors import EXECUTORS
 from common.experiment.run import SCALES
 from common.experiment.store import atomic_write_json, atomic_write_text, read_json
@@ -236,9 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nInterrupted (Ctrl-C).", file=sys.stderr)
         return EXIT_INTERRUPTED
     if len(slugs) > 1 and everything:
-        counts = {s: sum(r["status"] == s for r in everything) for s in STATUSES}
-        print(f"\nAll papers: {counts['PASS']} PASS, {counts['FAIL']} FAIL, "
-              f"{counts['REPORT']} REPORT")
+        print(f"\nAll papers: {count_text(everything, sep=', ')}")
     if worst == EXIT_CLAIM_FAILED:
         print("\nA hard claim failed (see FAIL above).", file=sys.stderr)
     elif worst == EXIT_ERROR:

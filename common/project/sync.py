@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from common import paths
-from common.claims import STATUSES, format_markdown
+from common.claims import count_text, format_markdown
 from common.experiment.store import atomic_write_text
 from common.project.notebooks import repo_config, sync_bootstrap
 from common.project.paperyml import Paper, list_papers, load_paper
@@ -61,11 +61,6 @@ def render_toc() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _counts(records: list[dict]) -> str:
-    n = {s: sum(r["status"] == s for r in records) for s in STATUSES}
-    return f"{n['PASS']} PASS · {n['FAIL']} FAIL · {n['REPORT']} REPORT"
-
-
 def render_paper_table(link_prefix: str) -> str:
     """The landing table; ``link_prefix`` is the path from the page to the repository root."""
     rows = ["| Paper | arXiv | Venue | Claims (cpu scale) | Notebooks |", "|---|---|---|---|---|"]
@@ -74,7 +69,7 @@ def render_paper_table(link_prefix: str) -> str:
         title = p.title.replace("|", "\\|")
         rows.append(
             f"| [**{p.short_title}**]({link_prefix}papers/{slug}/index.md): {title} "
-            f"| [{p.arxiv}]({p.arxiv_url}) | {p.venue} | {_counts(committed_claims(p))} "
+            f"| [{p.arxiv}]({p.arxiv_url}) | {p.venue} | {count_text(committed_claims(p))} "
             f"| {len(p.notebooks)} |")
     return "\n".join(rows)
 

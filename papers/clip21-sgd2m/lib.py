@@ -1,0 +1,362 @@
+"""Code only the Clip21-SGD2M reproduction needs: the toy problems, two federated problems
+(non-convex logistic regression and a small MNIST network), and one sweep-able training run.
+
+The algorithms themselves (Clip-SGD, Clip21-SGD, Clip21-SGD2M) are
+:mod:`common.federated.clip21`; the noise calibration is :mod:`common.privacy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+from common.experiment import Config, ConfigError, derive_seed, param
+from common.federated import (
+    ClientData,
+    client_gradients,
+    clip21_sgd2m_step,
+    clip_sgd_step,
+    fed_init,
+    flat_params,
+    set_flat_params,
+    sorted_split,
+)
+from common.privacy import nominal_local_sigma
+
+__all__ = ["METHODS", "ToyConfig", "toy_a", "toy_b", "Trial", "train", "mnist_7x7", "DPStudy",
+           "variants", "no_dp_grid", "tuning_grid", "evaluation_grid", "frame", "select",
+           "LogisticProblem", "NetworkProblem", "get_problem", "best_by"]
+
+#: method -> (step function, fixed hyperparameters). Clip21-SGD is Clip21-SGD2M with
+#: beta = beta_hat = 1; Clip21-SGD2M's beta_hat is a swept hyperparameter (``Trial.beta_hat``).
+METHODS = {
+    "Clip-SGD": (clip_sgd_step, {}),
+    "Clip21-SGD": (clip21_sgd2m_step, {"beta": 1.0, "beta_hat": 1.0}),
+    "Clip21-SGD2M": (clip21_sgd2m_step, {}),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 01: toy problems
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToyConfig(Config):
+    """Settings of ``01_toy_problems`` (defaults: cpu scale)."""
+
+    toy_a_steps: int = param(2000, ge=1, doc="iterations on Toy A")
+    toy_b_lrs: tuple[float, ...] = param((0.03, 0.01), gt=0, doc="step sizes gamma on Toy B")
+    toy_b_steps: tuple[int, ...] = param((4000, 8000), ge=10, doc="iterations per step size")
+    toy_b_seeds: int = param(3, ge=1, doc="seeds of the gradient noise")
+    toy_b_tau: float = param(0.5, gt=0, doc="clipping threshold on Toy B")
+    beta: float = param(0.05, gt=0, le=1, doc="Clip21-SGD2M client momentum on Toy B")
+    beta_hat: float = param(0.1, gt=0, le=1, doc="Clip21-SGD2M EF momentum on Toy B")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.toy_b_lrs) != len(self.toy_b_steps) or len(self.toy_b_lrs) < 2:
+            raise ConfigError("toy_b_lrs and toy_b_steps need the same length, at least 2")
+
+
+def toy_a(steps: int) -> dict[str, float]:
+    """Toy A (exact): f_i(x) = (x - a_i)^2 / 2, a = (-1, -1, 10), tau = 1, gamma = 0.1, full
+    gradients. Returns the final iterate of Clip-GD, Clip21-GD and Clip21-SGD2M (beta = 0.5,
+    beta_hat = 1), and the true optimum 8/3 and Clip-GD's fixed point -1/2 (solution of
+    sum_i clip_1(x - a_i) = 0) for comparison."""
+    a = torch.tensor([[-1.0], [-1.0], [10.0]], dtype=torch.float64)
+
+    def grad(x):
+        return x - a
+
+    out = {}
+    for name, step, kw in [("Clip-GD", clip_sgd_step, {}),
+                           ("Clip21-GD", clip21_sgd2m_step, {"beta": 1.0, "beta_hat": 1.0}),
+                           ("Clip21-SGD2M", clip21_sgd2m_step, {"beta": 0.5, "beta_hat": 1.0})]:
+        state = fed_init(torch.zeros(1, dtype=torch.float64), 3)
+        for _ in range(steps):
+            state, _ = step(state, grad, lr=0.1, tau=1.0, **kw)
+        out[name] = float(state.x[0])
+    return out
+
+
+def _toy_b_problem():
+    """Ten heterogeneous quadratic clients in d = 10 (eight optima on one side, two far on the
+    other) with skewed, zero-mean, bounded gradient noise (+3 w.p. 1/4, -1 w.p. 3/4)."""
+    rng = np.random.default_rng(100)
+    u = torch.tensor(rng.standard_normal(10))
+    u = u / u.norm()
+    side = torch.tensor([-1.0] * 8 + [4.0] * 2, dtype=torch.float64)
+    a = 3 * side[:, None] * u[None, :] + 0.5 * torch.tensor(rng.standard_normal((10, 10)))
+    return a
+
+
+def toy_b(cfg: ToyConfig) -> dict[str, np.ndarray]:
+    """Mean ||grad f(x_t)||^2 over the last 20 % of iterations: ``{method: (lrs, seeds)}``."""
+    a = _toy_b_problem()
+    x_star = a.mean(0)
+    out = {m: np.zeros((len(cfg.toy_b_lrs), cfg.toy_b_seeds)) for m in METHODS}
+    for i, (lr, steps) in enumerate(zip(cfg.toy_b_lrs, cfg.toy_b_steps)):
+        for s in range(cfg.toy_b_seeds):
+            for method, (step, fixed) in METHODS.items():
+                gen = torch.Generator().manual_seed(derive_seed(s, "toy-b"))
+
+                def grad(x, gen=gen):
+                    u = torch.rand(a.shape, generator=gen, dtype=torch.float64)
+                    return (x - a) + torch.where(u < 0.25, 3.0, -1.0)
+
+                kw = dict(fixed)
+                if method == "Clip21-SGD2M":
+                    kw = {"beta": cfg.beta, "beta_hat": cfg.beta_hat}
+                state = fed_init(torch.zeros(a.shape[1], dtype=torch.float64), a.shape[0])
+                tail = []
+                for t in range(steps):
+                    state, _ = step(state, grad, lr=lr, tau=cfg.toy_b_tau, **kw)
+                    if t >= 0.8 * steps:
+                        tail.append(float(((state.x - x_star) ** 2).sum()))  # H = I
+                out[method][i, s] = np.mean(tail)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks 02-03: federated problems and one training run
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2)
+def mnist_7x7(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST images average-pooled 4x4 to 7 x 7 = 49 features in [0, 1], and the labels."""
+    from common.data import load_mnist
+
+    X, y = load_mnist(split)
+    img = torch.tensor(X, dtype=torch.float64)[:, None] / 255.0
+    pooled = torch.nn.functional.avg_pool2d(img, 4).reshape(len(X), -1)
+    return pooled, torch.tensor(y, dtype=torch.long)
+
+
+class LogisticProblem:
+    """Binary MNIST (digits 0-4 vs 5-9) non-convex logistic regression across clients.
+
+    ``f_i(x) = mean_j log(1 + exp(-b_ij a_ij^T x)) + lam sum_k x_k^2 / (1 + x_k^2)`` (the
+    non-convex regulariser of this group's papers; lam [unverified]); features: 7x7 pooled pixels
+    plus a bias, rows scaled to unit norm; clients: ``sorted_split`` by digit (heterogeneous).
+    A validation set (10 % of the examples, held out before the split) is used for tuning.
+    """
+
+    def __init__(self, num_clients: int, num_examples: int, lam: float, seed: int = 0):
+        X, digits = mnist_7x7("train")
+        rng = np.random.default_rng(seed)
+        idx = rng.permutation(len(X))[:num_examples]
+        A = torch.cat([X[idx], torch.ones(len(idx), 1, dtype=torch.float64)], 1)
+        A = A / A.norm(dim=1, keepdim=True)
+        b = torch.where(digits[idx] <= 4, 1.0, -1.0).double()
+        n_val = len(idx) // 10
+        self.A_val, self.b_val = A[:n_val], b[:n_val]
+        A, b, d_train = A[n_val:], b[n_val:], digits[idx][n_val:].numpy()
+        shards = sorted_split(d_train, num_clients)
+        self.data = ClientData.from_split(A, b, shards)
+        self.lam, self.dim = lam, A.shape[1]
+
+    def x0(self, seed: int) -> torch.Tensor:
+        return torch.zeros(self.dim, dtype=torch.float64)
+
+    def _grad(self, A, b, x):
+        w = torch.sigmoid(-b * (A @ x))
+        return -(A * (b * w)[..., None]).mean(-2) + self.lam * 2 * x / (1 + x * x) ** 2
+
+    def grad_fn(self, batch_size: int, generator: torch.Generator):
+        def grad(x):
+            A, b = self.data.sample(batch_size, generator)
+            return self._grad(A, b, x)
+
+        return grad
+
+    def loss(self, x, split: str = "train") -> float:
+        A, b = (self.data.X, self.data.y) if split == "train" else (self.A_val, self.b_val)
+        reg = self.lam * float((x * x / (1 + x * x)).sum())
+        return float(torch.nn.functional.softplus(-b * (A @ x)).mean()) + reg
+
+    def grad_sq_norm(self, x) -> float:
+        return float((self._grad(self.data.X, self.data.y, x).mean(0) ** 2).sum())
+
+    def evaluate(self, x) -> dict:
+        return {"train_loss": self.loss(x), "val_loss": self.loss(x, "val"),
+                "grad_sq_norm": self.grad_sq_norm(x)}
+
+
+class NetworkProblem:
+    """An MLP 49-32-10 (tanh) on 7x7 MNIST across clients sorted by digit.
+
+    Client gradients come from :func:`common.federated.client_gradients` (one grouped call for
+    all clients). 10 % of the training images are held out for validation; test accuracy is on
+    the 10,000 test images.
+    """
+
+    def __init__(self, num_clients: int, hidden: int = 32, seed: int = 0):
+        from common.models import MLP
+
+        X, y = mnist_7x7("train")
+        X = ((X - 0.1307) / 0.3081).float()
+        rng = np.random.default_rng(seed)
+        perm = torch.as_tensor(rng.permutation(len(X)))
+        n_val = len(X) // 10
+        self.X_val, self.y_val = X[perm[:n_val]], y[perm[:n_val]]
+        X, y = X[perm[n_val:]], y[perm[n_val:]]
+        self.data = ClientData.from_split(X, y, sorted_split(y.numpy(), num_clients))
+        Xt, yt = mnist_7x7("test")
+        self.X_test, self.y_test = ((Xt - 0.1307) / 0.3081).float(), yt
+        self.model = MLP(49, (hidden,), 10, activation="tanh")
+        self.loss_fn = nn.CrossEntropyLoss(reduction="none")
+        self.hidden = hidden
+
+    def x0(self, seed: int) -> torch.Tensor:
+        from common.models import MLP
+
+        torch.manual_seed(derive_seed(seed, "network-init"))
+        return flat_params(MLP(49, (self.hidden,), 10, activation="tanh"))
+
+    def grad_fn(self, batch_size: int, generator: torch.Generator):
+        def grad(x):
+            Xb, yb = self.data.sample(batch_size, generator)
+            return client_gradients(self.model, self.loss_fn, Xb, yb, params=x)[0]
+
+        return grad
+
+    @torch.no_grad()
+    def evaluate(self, x) -> dict:
+        set_flat_params(self.model, x)
+        out = {}
+        for name, (X, y) in {"val": (self.X_val, self.y_val),
+                             "test": (self.X_test, self.y_test)}.items():
+            logits = self.model(X)
+            out[f"{name}_loss"] = float(self.loss_fn(logits, y).mean())
+            out[f"{name}_acc"] = float((logits.argmax(1) == y).float().mean())
+        ok = all(np.isfinite(v) for v in out.values())
+        return out if ok else {k: float("nan") for k in out}
+
+
+@lru_cache(maxsize=4)
+def get_problem(name: str, num_clients: int):
+    """The federated problems by name (cached per process, so sweep workers build them once)."""
+    if name == "logistic":
+        return LogisticProblem(num_clients, num_examples=12_000, lam=1e-3)
+    if name == "network":
+        return NetworkProblem(num_clients)
+    raise ValueError(f"problem={name!r}: allowed values are 'logistic' and 'network'")
+
+
+@dataclass(frozen=True)
+class Trial(Config):
+    """One training run: a method with its hyperparameters on a problem, at a privacy level."""
+
+    problem: str = param("logistic", choices=("logistic", "network"))
+    method: str = param("Clip21-SGD2M", choices=tuple(METHODS))
+    lr: float = param(1.0, gt=0, doc="step size gamma")
+    tau: float = param(0.1, gt=0, doc="clipping threshold")
+    beta: float = param(0.1, gt=0, le=1, doc="client momentum (Clip21-SGD2M)")
+    beta_hat: float = param(0.1, gt=0, le=1, doc="EF momentum (Clip21-SGD2M)")
+    epsilon: float = param(0.0, ge=0, doc="nominal local epsilon per client; 0: no DP noise")
+    delta: float = param(1e-3, gt=0, lt=1, doc="delta of the nominal calibration")
+    num_clients: int = param(100, ge=1, doc="clients")
+    steps: int = param(500, ge=1, doc="communication rounds T")
+    batch_size: int = param(32, ge=1, doc="mini-batch per client")
+    seed: int = param(0, ge=0, doc="seed of the initialisation, sampling and DP noise")
+
+
+def train(trial: Trial) -> dict:
+    """Run one trial and evaluate its final model (train/validation losses, accuracies)."""
+    problem = get_problem(trial.problem, trial.num_clients)
+    step, fixed = METHODS[trial.method]
+    kw = dict(fixed)
+    if trial.method == "Clip21-SGD2M":
+        kw = {"beta": trial.beta, "beta_hat": trial.beta_hat}
+    sigma = (nominal_local_sigma(trial.tau, trial.epsilon, trial.delta, trial.steps)
+             if trial.epsilon > 0 else 0.0)
+    gen = torch.Generator().manual_seed(derive_seed(trial.seed, "clip21-trial"))
+    grad = problem.grad_fn(trial.batch_size, gen)
+    state = fed_init(problem.x0(trial.seed), trial.num_clients)
+    for _ in range(trial.steps):
+        state, _ = step(state, grad, lr=trial.lr, tau=trial.tau, sigma=sigma, generator=gen, **kw)
+        if not torch.isfinite(state.x).all():
+            break
+    return {"sigma": sigma, **problem.evaluate(state.x)}
+
+
+def best_by(df, metric: str, group: list[str], lower: bool = True):
+    """The row with the best ``metric`` in each group (NaN and inf count as worst)."""
+    key = df[metric].where(np.isfinite(df[metric]), np.inf if lower else -np.inf)
+    idx = (key if lower else -key).groupby([df[g] for g in group]).idxmin()
+    return df.loc[idx.values]
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks 02-03: the tuning protocol as data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DPStudy(Config):
+    """Settings of the DP notebooks (defaults: cpu scale of ``02_logistic_regression``)."""
+
+    problem: str = param("logistic", choices=("logistic", "network"))
+    num_clients: int = param(100, ge=1, doc="clients")
+    steps: int = param(300, ge=1, doc="communication rounds T")
+    batch_size: int = param(32, ge=1, doc="mini-batch per client")
+    taus: tuple[float, ...] = param((0.01, 0.1, 1.0), gt=0, doc="clipping thresholds")
+    dp_lrs: tuple[float, ...] = param((0.03, 0.1, 0.3, 1.0), gt=0, doc="steps with DP")
+    beta: float = param(0.1, gt=0, le=1, doc="Clip21-SGD2M client momentum")
+    beta_hats: tuple[float, ...] = param((0.1, 0.01), gt=0, le=1, doc="Clip21-SGD2M EF momenta")
+    epsilons: tuple[float, ...] = param((3.0, 5.2, 9.0, 15.6, 27.0), gt=0, doc="nominal epsilons")
+    tune_epsilon: float = param(9.0, gt=0, doc="epsilon at which (gamma, tau) are tuned")
+    delta: float = param(1e-3, gt=0, lt=1, doc="delta")
+    seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="seeds of the evaluation runs")
+
+    def trial(self, **kw) -> Trial:
+        base = {"problem": self.problem, "num_clients": self.num_clients, "steps": self.steps,
+                "batch_size": self.batch_size, "beta": self.beta, "delta": self.delta}
+        return Trial(**{**base, **kw})
+
+
+def variants(study: DPStudy, *, dp: bool) -> list[dict]:
+    """Method variants compared: Clip-SGD, Clip21-SGD, Clip21-SGD2M for each beta_hat (with DP)
+    or for the first beta_hat (without DP)."""
+    out = [{"method": "Clip-SGD"}, {"method": "Clip21-SGD"}]
+    for bh in (study.beta_hats if dp else study.beta_hats[:1]):
+        out.append({"method": "Clip21-SGD2M", "beta_hat": bh})
+    return out
+
+
+def no_dp_grid(study: DPStudy, lrs) -> list[Trial]:
+    """Every variant x tau x step size in ``lrs`` without DP noise (first seed)."""
+    return [study.trial(**v, tau=tau, lr=lr, seed=study.seeds[0])
+            for v in variants(study, dp=False) for tau in study.taus for lr in lrs]
+
+
+def tuning_grid(study: DPStudy) -> list[Trial]:
+    """Every variant x tau x DP step size at ``tune_epsilon`` (first seed)."""
+    return [study.trial(**v, tau=tau, lr=lr, epsilon=study.tune_epsilon, seed=study.seeds[0])
+            for v in variants(study, dp=True) for tau in study.taus for lr in study.dp_lrs]
+
+
+def evaluation_grid(study: DPStudy, chosen: dict[str, Trial]) -> list[Trial]:
+    """Each method's tuned trial at every epsilon and seed."""
+    return [t.replace(epsilon=eps, seed=s) for t in chosen.values() for eps in study.epsilons
+            for s in study.seeds]
+
+
+def frame(trials: list[Trial], results: list[dict]):
+    """One row per trial: its fields and its results (pandas)."""
+    import pandas as pd
+
+    return pd.DataFrame([{**t.to_dict(), **r} for t, r in zip(trials, results)])
+
+
+def select(df, metric: str, lower: bool = True) -> dict[str, Trial]:
+    """Each method's best trial by ``metric`` (the tuning rule), as a Trial."""
+    best = best_by(df, metric, ["method"], lower=lower)
+    fields = list(Trial.__dataclass_fields__)
+    return {row["method"]: Trial(**{f: row[f] for f in fields}) for _, row in best.iterrows()}
