@@ -15,6 +15,7 @@ from common.data.idx import (
     MNIST,
     load_fashion_mnist,
     load_mnist,
+    pooled,
     read_idx,
     to_tensors,
 )
@@ -37,7 +38,8 @@ from common.data.text import (
 __all__ = [
     "DataIntegrityError", "DataUnavailableError", "Resource", "copy_into_data_dir", "fetch",
     "sha256_file", "verify_file", "FASHION_MNIST", "MNIST", "load_fashion_mnist", "load_mnist",
-    "read_idx", "to_tensors", "gaussian_blobs", "linear_regression", "logistic_regression",
+    "pooled", "read_idx", "to_tensors", "gaussian_blobs", "linear_regression",
+    "logistic_regression",
     "shifted_wishart_quadratic", "spiked_psd_matrix", "load_diabetes_standardized",
     "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
     "sample_batch",

@@ -90,11 +90,13 @@ def verify_file(path: Path, resource: Resource) -> None:
         return
     problem = None
     if st.st_size != resource.size:
-        problem = f"it has {st.st_size:,} bytes, expected {resource.size:,} (truncated or wrong file)"
+        problem = (f"it has {st.st_size:,} bytes, expected {resource.size:,} "
+                   "(truncated or wrong file)")
     else:
         digest = sha256_file(path)
         if digest != resource.sha256:
-            problem = f"its sha256 is {digest}, expected {resource.sha256} (corrupted or wrong file)"
+            problem = (f"its sha256 is {digest}, expected {resource.sha256} "
+                       "(corrupted or wrong file)")
     if problem:
         raise DataIntegrityError(
             f"dataset file {path} is not the published {resource.relpath}: {problem}. "
@@ -106,7 +108,7 @@ def verify_file(path: Path, resource: Resource) -> None:
 
 def _default_opener(url: str, timeout: float):
     req = urllib.request.Request(url, headers={"User-Agent": "lucchi-repro/0.1 (dataset fetch)"})
-    return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 (https/http mirrors only)
+    return urllib.request.urlopen(req, timeout=timeout)
 
 
 def _download(resource: Resource, target: Path, opener: Callable, timeout: float) -> list[str]:
@@ -184,7 +186,8 @@ def copy_into_data_dir(src: str | os.PathLike, resource: Resource) -> Path:
     verify_file(src, resource)
     target = paths.data_dir() / resource.folder / resource.filename
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{resource.filename}.", suffix=".partial", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{resource.filename}.", suffix=".partial",
+                               dir=target.parent)
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)

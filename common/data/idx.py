@@ -16,7 +16,8 @@ import numpy as np
 
 from common.data.download import DataIntegrityError, Resource, fetch
 
-__all__ = ["read_idx", "MNIST", "FASHION_MNIST", "load_mnist", "load_fashion_mnist", "to_tensors"]
+__all__ = ["read_idx", "MNIST", "FASHION_MNIST", "load_mnist", "load_fashion_mnist", "to_tensors",
+           "pooled"]
 
 _IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -151,3 +152,19 @@ def to_tensors(images: np.ndarray, labels: np.ndarray, *, flatten: bool = True,
     X = ((X - mean) / std).to(dtype)
     X = X.reshape(len(X), -1) if flatten else X.reshape(len(X), 1, *X.shape[1:])
     return X, torch.from_numpy(np.array(labels, dtype=np.int64))
+
+
+def pooled(images: np.ndarray, factor: int = 4):
+    """Images average-pooled by ``factor`` (28 x 28 -> 7 x 7 for 4), flattened, in [0, 1].
+
+    A float64 torch tensor ``(N, (28 // factor)^2)``. Small inputs keep the models of the
+    federated and private notebooks small enough for a CPU (and for local DP noise, whose norm
+    grows with the number of parameters).
+    """
+    import torch
+
+    if factor < 1 or images.shape[1] % factor:
+        raise ValueError(f"factor={factor}: must be >= 1 and divide the image size "
+                         f"{images.shape[1]}")
+    img = torch.tensor(np.asarray(images), dtype=torch.float64)[:, None] / 255.0
+    return torch.nn.functional.avg_pool2d(img, factor).reshape(len(images), -1)

@@ -1,4 +1,4 @@
-"""Synthetic data generators. Every generator takes an explicit ``seed`` and returns NumPy arrays."""
+"""Synthetic data generators; each takes an explicit ``seed`` and returns NumPy arrays."""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ class CharTokenizer:
         try:
             return np.fromiter((lut[ch] for ch in text), dtype=np.int64, count=len(text))
         except KeyError as exc:
-            raise ValueError(f"character {exc.args[0]!r} is not in the tokenizer's vocabulary") from None
+            raise ValueError(f"character {exc.args[0]!r} is not in the tokenizer's "
+                             "vocabulary") from None
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)

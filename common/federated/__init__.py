@@ -31,6 +31,7 @@ from common.federated.compressors import (
     mean_of_signs,
 )
 from common.federated.error_feedback import EF21State, ef21_init, ef21_step
+from common.federated.problems import FederatedClassification
 from common.federated.splits import (
     SPLITS,
     dirichlet_split,
@@ -46,4 +47,5 @@ __all__ = [
     "majority_vote", "mean_of_signs", "EF21State", "ef21_init", "ef21_step", "SPLITS",
     "dirichlet_split", "equalize", "half_iid_half_class", "iid_split", "sorted_split",
     "Byzantine", "FedState", "clip21_sgd2m_step", "clip_sgd_step", "fed_init", "safe_dshb_step",
+    "FederatedClassification",
 ]

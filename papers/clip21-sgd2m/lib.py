@@ -12,24 +12,21 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from torch import nn
 
 from common.experiment import Config, ConfigError, derive_seed, param
 from common.federated import (
     ClientData,
-    client_gradients,
+    FederatedClassification,
     clip21_sgd2m_step,
     clip_sgd_step,
     fed_init,
-    flat_params,
-    set_flat_params,
     sorted_split,
 )
 from common.privacy import nominal_local_sigma
 
 __all__ = ["METHODS", "ToyConfig", "toy_a", "toy_b", "Trial", "train", "mnist_7x7", "DPStudy",
            "variants", "no_dp_grid", "tuning_grid", "evaluation_grid", "frame", "select",
-           "LogisticProblem", "NetworkProblem", "get_problem", "best_by"]
+           "LogisticProblem", "network_problem", "get_problem", "best_by"]
 
 #: method -> (step function, fixed hyperparameters). Clip21-SGD is Clip21-SGD2M with
 #: beta = beta_hat = 1; Clip21-SGD2M's beta_hat is a swept hyperparameter (``Trial.beta_hat``).
@@ -129,13 +126,11 @@ def toy_b(cfg: ToyConfig) -> dict[str, np.ndarray]:
 
 @lru_cache(maxsize=2)
 def mnist_7x7(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST images average-pooled 4x4 to 7 x 7 = 49 features in [0, 1], and the labels."""
-    from common.data import load_mnist
+    """MNIST average-pooled 4x4 to 7 x 7 = 49 features in [0, 1] (float64), and the labels."""
+    from common.data import load_mnist, pooled
 
     X, y = load_mnist(split)
-    img = torch.tensor(X, dtype=torch.float64)[:, None] / 255.0
-    pooled = torch.nn.functional.avg_pool2d(img, 4).reshape(len(X), -1)
-    return pooled, torch.tensor(y, dtype=torch.long)
+    return pooled(X, 4), torch.tensor(y, dtype=torch.long)
 
 
 class LogisticProblem:
@@ -188,55 +183,25 @@ class LogisticProblem:
                 "grad_sq_norm": self.grad_sq_norm(x)}
 
 
-class NetworkProblem:
-    """An MLP 49-32-10 (tanh) on 7x7 MNIST across clients sorted by digit.
+def network_problem(num_clients: int, hidden: int = 32, seed: int = 0) -> FederatedClassification:
+    """An MLP 49-hidden-10 (tanh) on 7x7 MNIST across clients sorted by digit.
 
-    Client gradients come from :func:`common.federated.client_gradients` (one grouped call for
-    all clients). 10 % of the training images are held out for validation; test accuracy is on
-    the 10,000 test images.
+    10 % of the training images are held out for validation (``val``); ``test`` is the 10,000
+    test images. Inputs standardised with the training statistics of MNIST.
     """
+    from common.models import MLP
 
-    def __init__(self, num_clients: int, hidden: int = 32, seed: int = 0):
-        from common.models import MLP
-
-        X, y = mnist_7x7("train")
-        X = ((X - 0.1307) / 0.3081).float()
-        rng = np.random.default_rng(seed)
-        perm = torch.as_tensor(rng.permutation(len(X)))
-        n_val = len(X) // 10
-        self.X_val, self.y_val = X[perm[:n_val]], y[perm[:n_val]]
-        X, y = X[perm[n_val:]], y[perm[n_val:]]
-        self.data = ClientData.from_split(X, y, sorted_split(y.numpy(), num_clients))
-        Xt, yt = mnist_7x7("test")
-        self.X_test, self.y_test = ((Xt - 0.1307) / 0.3081).float(), yt
-        self.model = MLP(49, (hidden,), 10, activation="tanh")
-        self.loss_fn = nn.CrossEntropyLoss(reduction="none")
-        self.hidden = hidden
-
-    def x0(self, seed: int) -> torch.Tensor:
-        from common.models import MLP
-
-        torch.manual_seed(derive_seed(seed, "network-init"))
-        return flat_params(MLP(49, (self.hidden,), 10, activation="tanh"))
-
-    def grad_fn(self, batch_size: int, generator: torch.Generator):
-        def grad(x):
-            Xb, yb = self.data.sample(batch_size, generator)
-            return client_gradients(self.model, self.loss_fn, Xb, yb, params=x)[0]
-
-        return grad
-
-    @torch.no_grad()
-    def evaluate(self, x) -> dict:
-        set_flat_params(self.model, x)
-        out = {}
-        for name, (X, y) in {"val": (self.X_val, self.y_val),
-                             "test": (self.X_test, self.y_test)}.items():
-            logits = self.model(X)
-            out[f"{name}_loss"] = float(self.loss_fn(logits, y).mean())
-            out[f"{name}_acc"] = float((logits.argmax(1) == y).float().mean())
-        ok = all(np.isfinite(v) for v in out.values())
-        return out if ok else {k: float("nan") for k in out}
+    X, y = mnist_7x7("train")
+    X = ((X - 0.1307) / 0.3081).float()
+    perm = torch.as_tensor(np.random.default_rng(seed).permutation(len(X)))
+    n_val = len(X) // 10
+    val, train_idx = perm[:n_val], perm[n_val:]
+    data = ClientData.from_split(X[train_idx], y[train_idx],
+                                 sorted_split(y[train_idx].numpy(), num_clients))
+    Xt, yt = mnist_7x7("test")
+    return FederatedClassification(
+        lambda: MLP(49, (hidden,), 10, activation="tanh"), data,
+        {"val": (X[val], y[val]), "test": (((Xt - 0.1307) / 0.3081).float(), yt)})
 
 
 @lru_cache(maxsize=4)
@@ -245,7 +210,7 @@ def get_problem(name: str, num_clients: int):
     if name == "logistic":
         return LogisticProblem(num_clients, num_examples=12_000, lam=1e-3)
     if name == "network":
-        return NetworkProblem(num_clients)
+        return network_problem(num_clients)
     raise ValueError(f"problem={name!r}: allowed values are 'logistic' and 'network'")
 
 
