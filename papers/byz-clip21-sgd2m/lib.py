@@ -1,0 +1,313 @@
+"""Code only the Byz-Clip21-SGD2M reproduction needs: the robustness-ratio study, the
+bookkeeping invariants, the federated MNIST problem with Byzantine clients, and one sweep-able
+training run. The algorithms are :mod:`common.federated.clip21`, the aggregators and attacks
+:mod:`common.robust`, the noise calibration :mod:`common.privacy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from common.experiment import Config, derive_seed, param
+from common.federated import (
+    Byzantine,
+    ClientData,
+    FederatedClassification,
+    clip21_sgd2m_step,
+    clip_sgd_step,
+    fed_init,
+    iid_split,
+    safe_dshb_step,
+)
+from common.privacy import clip_rows, nominal_local_sigma
+from common.robust import IPM, SignFlip, get_aggregator, robustness_ratio
+
+__all__ = ["METHODS", "RobustnessConfig", "robustness_study", "invariants", "clip21_reference",
+           "mnist_byzantine", "Trial", "train", "ByzStudy", "tuning_grid", "evaluation_grid",
+           "byzantine_grid", "frame", "select", "best_by"]
+
+#: method -> (step function, fixed hyperparameters); Byz-Clip21-SGD2M's beta_hat is swept.
+METHODS = {
+    "Byz-Clip21-SGD2M": (clip21_sgd2m_step, {}),
+    "Byz-Clip-SGD": (clip_sgd_step, {}),
+    "Safe-DSHB": (safe_dshb_step, {}),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 01: the aggregator's robustness ratio and the algorithm's invariants
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RobustnessConfig(Config):
+    """Settings of ``01_aggregators_invariants`` (defaults: cpu scale)."""
+
+    dim: int = param(1000, ge=1, doc="dimension of the synthetic messages")
+    num_honest: int = param(20, ge=2, doc="honest clients")
+    byzantine_counts: tuple[int, ...] = param((2, 5), ge=1, doc="Byzantine clients f")
+    magnitudes: tuple[int, ...] = param((0, 3, 6, 9), ge=0, le=30, doc="constant attacks 10^k")
+    invariant_steps: int = param(50, ge=1, doc="steps of the bookkeeping checks")
+    sanity_steps: int = param(200, ge=1, doc="rounds of the IPM training runs")
+    sanity_lr: float = param(0.3, gt=0, doc="step size of the IPM training runs")
+    sanity_beta_hat: float = param(0.1, gt=0, le=1, doc="EF momentum of the IPM runs")
+    seed: int = param(0, ge=0, doc="seed")
+
+
+class _Constant:
+    """Every Byzantine client sends the constant vector ``value * 1``."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def __call__(self, honest, own, *, generator=None):
+        return torch.full_like(own, self.value)
+
+
+def robustness_study(d: int, honest: int, byzantine: tuple[int, ...], magnitudes, seed: int):
+    """The robustness ratio of each aggregator under each attack, as records.
+
+    Honest rows ~ N(1, I_d); attacks: IPM (-10 x the honest mean), sign flip, and the constant
+    ``10^k`` vectors for ``k`` in ``magnitudes``.
+    """
+    g = torch.Generator().manual_seed(derive_seed(seed, "robustness"))
+    rows = []
+    for f in byzantine:
+        x_h = 1.0 + torch.randn(honest, d, generator=g, dtype=torch.float64)
+        own = 1.0 + torch.randn(f, d, generator=g, dtype=torch.float64)
+        attacks = {"IPM (eps = 10)": IPM(10.0), "sign flip": SignFlip()}
+        attacks.update({f"constant 1e{k}": _Constant(10.0**k) for k in magnitudes})
+        for attack_name, attack in attacks.items():
+            x = torch.cat([x_h, attack(x_h, own)])
+            for agg in ("mean", "median", "nnm_median"):
+                rows.append({"f": f, "attack": attack_name, "aggregator": agg,
+                             "ratio": robustness_ratio(get_aggregator(agg)(x, f=f), x_h)})
+    return rows
+
+
+def clip21_reference(grad, x0, n, steps, *, lr, beta, beta_hat, tau, sigma, generator):
+    """Clip21-SGD2M for ``n`` clients as the clip21-sgd2m notes write it (no server buffers m_i):
+    the server keeps ``g += (beta_hat / n) sum_i c_i``. Returns the iterates (steps, d)."""
+    x, g = x0.clone(), torch.zeros_like(x0)
+    v = torch.zeros(n, x0.numel(), dtype=x0.dtype)
+    g_loc = torch.zeros_like(v)
+    xs = []
+    for _ in range(steps):
+        x = x - lr * g
+        v = (1 - beta) * v + beta * grad(x)
+        delta = clip_rows(v - g_loc, tau)
+        g_loc = g_loc + beta_hat * delta
+        c = delta + sigma * torch.randn(delta.shape, generator=generator, dtype=delta.dtype)
+        g = g + beta_hat * c.mean(0)
+        xs.append(x)
+    return torch.stack(xs)
+
+
+def invariants(steps: int, seed: int) -> dict[str, float]:
+    """The largest deviations from the three bookkeeping identities, on a noisy quadratic.
+
+    ``m_equals_g_local``: tau = inf, sigma = 0, mean, no Byzantine: ``m_i == g_i`` and
+    ``g == mean_i g_i`` at every step. ``momentum_averaging``: additionally beta_hat = 1: the
+    iterates equal distributed heavy-ball averaging ``x -= lr mean_i v_i``.
+    ``equals_clip21_sgd2m``: with clipping, DP noise and the mean aggregator, Algorithm 1 (server
+    buffers m_i) equals :func:`clip21_reference` step by step on the same random stream.
+    """
+    rng = np.random.default_rng(seed)
+    A = torch.tensor(rng.standard_normal((6, 5, 5)) / 2)
+    b = torch.tensor(rng.standard_normal((6, 5)) * 3)
+
+    def make_grad(gen):
+        def grad(x):
+            r = torch.einsum("ijk,k->ij", A, x) - b
+            g = torch.einsum("ijk,ij->ik", A, r)
+            return g + 0.3 * torch.randn(g.shape, generator=gen, dtype=g.dtype)
+        return grad
+
+    x0 = torch.ones(5, dtype=torch.float64)
+    out = {}
+    gen = torch.Generator().manual_seed(seed)
+    grad = make_grad(gen)
+    state, dev = fed_init(x0, 6), 0.0
+    for _ in range(steps):
+        state, _ = clip21_sgd2m_step(state, grad, lr=0.05, beta=0.3, beta_hat=0.7,
+                                     tau=float("inf"), generator=gen)
+        dev = max(dev, float((state.m - state.g_local).abs().max()),
+                  float((state.g - state.g_local.mean(0)).abs().max()))
+    out["m_equals_g_local"] = dev
+    gen1, gen2 = torch.Generator().manual_seed(seed + 1), torch.Generator().manual_seed(seed + 1)
+    grad1, grad2 = make_grad(gen1), make_grad(gen2)
+    state, x, v, dev = fed_init(x0, 6), x0.clone(), torch.zeros(6, 5, dtype=torch.float64), 0.0
+    for _ in range(steps):
+        state, _ = clip21_sgd2m_step(state, grad1, lr=0.05, beta=0.3, beta_hat=1.0,
+                                     tau=float("inf"), generator=gen1)
+        x = x - 0.05 * v.mean(0)
+        v = 0.7 * v + 0.3 * grad2(x)
+        dev = max(dev, float((state.x - x).abs().max()))
+    out["momentum_averaging"] = dev
+    gen1, gen2 = torch.Generator().manual_seed(seed + 2), torch.Generator().manual_seed(seed + 2)
+    hyper = dict(lr=0.1, beta=0.2, beta_hat=0.5, tau=0.5, sigma=0.1)
+    ref = clip21_reference(make_grad(gen2), x0, 6, steps, generator=gen2, **hyper)
+    state, grad1, dev = fed_init(x0, 6), make_grad(gen1), 0.0
+    for t in range(steps):
+        state, _ = clip21_sgd2m_step(state, grad1, generator=gen1, **hyper)
+        dev = max(dev, float((state.x - ref[t]).abs().max()))
+    out["equals_clip21_sgd2m"] = dev
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Training with Byzantine clients (notebooks 01 and 02)
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def mnist_byzantine(num_honest: int, num_byzantine: int, label_flip: bool, hidden: int = 32,
+                    seed: int = 0) -> FederatedClassification:
+    """An MLP 49-hidden-10 (tanh) on 7x7 MNIST split iid and equally over honest + Byzantine
+    clients (the paper: "distribute the dataset among them equally"); the last
+    ``num_byzantine`` clients are Byzantine and, with ``label_flip``, train on ``9 - y``."""
+    from common.data import load_mnist, pooled
+    from common.models import MLP
+    from common.robust import flip_labels
+
+    X, y = load_mnist("train")
+    X = ((pooled(X) - 0.1307) / 0.3081).float()
+    y = torch.tensor(y, dtype=torch.long)
+    perm = torch.as_tensor(np.random.default_rng(seed).permutation(len(X)))
+    n_val = len(X) // 10
+    val, tr = perm[:n_val], perm[n_val:]
+    n = num_honest + num_byzantine
+    data = ClientData.from_split(X[tr], y[tr], iid_split(y[tr].numpy(), n, seed=seed))
+    if label_flip and num_byzantine:
+        data.y[num_honest:] = flip_labels(data.y[num_honest:])
+    Xt, yt = load_mnist("test")
+    return FederatedClassification(
+        lambda: MLP(49, (hidden,), 10, activation="tanh"), data,
+        {"val": (X[val], y[val]),
+         "test": (((pooled(Xt) - 0.1307) / 0.3081).float(), torch.tensor(yt, dtype=torch.long))})
+
+
+@dataclass(frozen=True)
+class Trial(Config):
+    """One training run of a method under an attack, at a privacy level."""
+
+    method: str = param("Byz-Clip21-SGD2M", choices=tuple(METHODS))
+    aggregator: str = param("nnm_median", choices=("mean", "median", "nnm_median"))
+    attack: str = param("ipm", choices=("none", "ipm", "label_flip"))
+    num_honest: int = param(20, ge=1, doc="regular clients")
+    num_byzantine: int = param(5, ge=0, doc="Byzantine clients")
+    ipm_scale: float = param(10.0, gt=0, doc="IPM's eps (paper 10; authors' code 1)")
+    lr: float = param(0.3, gt=0, doc="step size gamma")
+    tau: float = param(1.0, gt=0, doc="clipping threshold")
+    beta: float = param(0.1, gt=0, le=1, doc="client momentum")
+    beta_hat: float = param(0.01, gt=0, le=1, doc="EF momentum (Byz-Clip21-SGD2M)")
+    epsilon: float = param(0.0, ge=0, doc="nominal local epsilon; 0: no DP noise")
+    delta: float = param(4e-4, gt=0, lt=1, doc="delta (paper: 4e-4)")
+    steps: int = param(200, ge=1, doc="rounds T")
+    batch_size: int = param(32, ge=1, doc="mini-batch per client")
+    seed: int = param(0, ge=0, doc="seed of the initialisation, sampling and noise")
+
+
+def train(trial: Trial) -> dict:
+    """Run one trial and evaluate its final model (validation and test loss and accuracy)."""
+    problem = mnist_byzantine(trial.num_honest, trial.num_byzantine, trial.attack == "label_flip")
+    step, _ = METHODS[trial.method]
+    kw = {}
+    if trial.method == "Byz-Clip21-SGD2M":
+        kw = {"beta": trial.beta, "beta_hat": trial.beta_hat}
+    elif trial.method == "Safe-DSHB":
+        kw = {"beta": trial.beta}
+    attack = IPM(trial.ipm_scale) if trial.attack == "ipm" else None
+    byzantine = Byzantine(trial.num_byzantine, attack)
+    sigma = (nominal_local_sigma(trial.tau, trial.epsilon, trial.delta, trial.steps)
+             if trial.epsilon > 0 else 0.0)
+    gen = torch.Generator().manual_seed(derive_seed(trial.seed, "byz-trial"))
+    grad = problem.grad_fn(trial.batch_size, gen)
+    aggregator = get_aggregator(trial.aggregator)
+    state = fed_init(problem.x0(trial.seed), trial.num_honest + trial.num_byzantine)
+    for _ in range(trial.steps):
+        state, _ = step(state, grad, lr=trial.lr, tau=trial.tau, sigma=sigma,
+                        aggregator=aggregator, byzantine=byzantine, generator=gen, **kw)
+        if not torch.isfinite(state.x).all():
+            break
+    return {"sigma": sigma, **problem.evaluate(state.x)}
+
+
+def best_by(df, metric: str, group: list[str], lower: bool = True):
+    """The row with the best ``metric`` in each group (NaN counts as worst)."""
+    key = df[metric].where(np.isfinite(df[metric]), np.inf if lower else -np.inf)
+    idx = (key if lower else -key).groupby([df[g] for g in group]).idxmin()
+    return df.loc[idx.values]
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 02: the tuning protocol as data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ByzStudy(Config):
+    """Settings of ``02_byzantine_dp_mnist`` (defaults: cpu scale)."""
+
+    num_clients: int = param(25, ge=2, doc="clients in all (honest + Byzantine)")
+    num_byzantine: int = param(5, ge=1, doc="Byzantine clients in the main comparison")
+    steps: int = param(200, ge=1, doc="rounds T")
+    batch_size: int = param(32, ge=1, doc="mini-batch per client")
+    lrs: tuple[float, ...] = param((0.1, 0.3, 1.0), gt=0, doc="step sizes")
+    taus: tuple[float, ...] = param((0.1, 1.0), gt=0, doc="clipping thresholds")
+    beta: float = param(0.1, gt=0, le=1, doc="client momentum (Byz-Clip21-SGD2M, Safe-DSHB)")
+    beta_hats: tuple[float, ...] = param((0.1, 0.01), gt=0, le=1, doc="EF momenta")
+    epsilons: tuple[float, ...] = param((3.0, 23.0), gt=0, doc="nominal local epsilons")
+    tune_epsilon: float = param(8.0, gt=0, doc="epsilon of the tuning runs")
+    delta: float = param(4e-4, gt=0, lt=1, doc="delta")
+    seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="evaluation seeds")
+    byzantine_sweep: tuple[int, ...] = param((1, 3, 5, 8), ge=0, doc="Byzantine counts (C5b)")
+    sweep_epsilon: float = param(23.0, gt=0, doc="epsilon of the Byzantine-count sweep")
+
+    def trial(self, **kw) -> Trial:
+        base = {"num_honest": self.num_clients - self.num_byzantine,
+                "num_byzantine": self.num_byzantine, "steps": self.steps,
+                "batch_size": self.batch_size, "beta": self.beta, "delta": self.delta}
+        return Trial(**{**base, **kw})
+
+
+def _variants(study: ByzStudy) -> list[dict]:
+    out = [{"method": "Byz-Clip21-SGD2M", "beta_hat": bh} for bh in study.beta_hats]
+    return out + [{"method": "Byz-Clip-SGD"}, {"method": "Safe-DSHB"}]
+
+
+def tuning_grid(study: ByzStudy) -> list[Trial]:
+    """Every variant x step size x threshold under IPM at ``tune_epsilon`` (first seed)."""
+    return [study.trial(**v, attack="ipm", lr=lr, tau=tau, epsilon=study.tune_epsilon,
+                        seed=study.seeds[0])
+            for v in _variants(study) for lr in study.lrs for tau in study.taus]
+
+
+def evaluation_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
+    """Each tuned method under IPM and label flipping, at every epsilon and seed."""
+    return [t.replace(attack=attack, epsilon=eps, seed=s) for t in chosen.values()
+            for attack in ("ipm", "label_flip") for eps in study.epsilons for s in study.seeds]
+
+
+def byzantine_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
+    """Label flipping with 0..B Byzantine clients among ``num_clients`` (first seed)."""
+    return [t.replace(attack="label_flip", num_byzantine=b, num_honest=study.num_clients - b,
+                      epsilon=study.sweep_epsilon, seed=study.seeds[0])
+            for t in chosen.values() for b in study.byzantine_sweep]
+
+
+def frame(trials: list[Trial], results: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{**t.to_dict(), **r} for t, r in zip(trials, results)])
+
+
+def select(df, metric: str, lower: bool = True) -> dict[str, Trial]:
+    """Each method's best trial by ``metric`` (the tuning rule)."""
+    best = best_by(df, metric, ["method"], lower=lower)
+    fields = list(Trial.__dataclass_fields__)
+    return {row["method"]: Trial(**{f: row[f] for f in fields}) for _, row in best.iterrows()}
