@@ -5,6 +5,10 @@ Subpackages (import what you need; nothing heavy happens at import time):
 - ``common.data``        datasets: verified downloads, idx readers, tiny-shakespeare, synthetic sets
 - ``common.models``      reference models and test objectives
 - ``common.optim``       optimizers: a pure functional update plus a thin ``torch.optim`` adapter
+- ``common.privacy``     per-sample gradients, clipping, DP events, accountants, DP-SGD composition
+- ``common.federated``   client simulation, splits, compressors, EF21, the Clip21 family
+- ``common.robust``      robust aggregators and Byzantine attacks
+- ``common.sde``         SDE models of optimizers and their simulation (JAX)
 - ``common.metrics``     metrics shared by several papers (LR sensitivity, divergence flags, ...)
 - ``common.experiment``  frozen configs, seeding, atomic results store, provenance, notebook runs
 - ``common.claims``      check and record a paper's claims against ``papers/<slug>/paper.yml``

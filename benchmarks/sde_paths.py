@@ -1,0 +1,219 @@
+"""Many paths of an SDE at once: ``common.sde.simulate`` (JAX: jit, vmap, scan) against NumPy and
+``torchsde``, relative to NumPy vectorised over paths.
+
+The same Euler-Maruyama simulation (dt = eta = 0.01) of two SDEs on the notes' quadratic
+(d = 10, h = linspace(0.5, 5, 10), sigma = linspace(0.5, 2, 10), x0 = 2), 10,000 paths x 1,000
+steps (``--quick``: the SignSGD SDE only, 500 x 50), float32 everywhere, returning the final mean
+loss:
+
+- the SGD SDE, dX = -H X dt - sqrt(eta) Sigma^{1/2} dW (additive noise: the cost is the normals);
+- the SignSGD SDE, dX = -erf(H X / (sqrt 2 sigma)) dt - sqrt(eta) sqrt(1 - erf(.)^2) dW.
+
+Implementations: ``common.sde.simulate`` (compiled once; the compile time is reported apart);
+the same in hand-written JAX (one normal draw for all paths per step: what per-path keys, vmap and
+the records cost); NumPy, one array operation per step over all paths (the fair baseline, and the
+reference of the ratios); NumPy one path at a time (extrapolated from a few paths: it is 10^4
+times too slow to run in full); ``torchsde.sdeint`` (method "euler", fixed dt, a
+``BrownianInterval``). Timings are the median of ``torch.utils.benchmark.Timer.blocked_autorange``,
+which runs torch with one thread; NumPy is single-threaded and XLA's thread pool made no measurable
+difference here. The final mean loss of each implementation is reported so that the runs can be
+seen to simulate the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from torch.utils import benchmark
+
+LR = 0.01
+D = 10
+
+
+def _sizes(quick: bool):
+    return (500, 50) if quick else (10_000, 1_000)
+
+
+def _problem():
+    return np.linspace(0.5, 5.0, D, dtype=np.float32), np.linspace(0.5, 2.0, D, dtype=np.float32)
+
+
+# --- JAX (the library)
+
+def _jax_runner(kind, num_paths, num_steps):
+    import jax
+    import jax.numpy as jnp
+
+    from common import sde
+
+    h, sigma = _problem()
+    f, noise = sde.DiagQuadratic(jnp.asarray(h)), sde.Gaussian(jnp.asarray(sigma))
+    model = sde.SGDSDE(f, noise, LR) if kind == "SGD" else sde.SignSGDSDE(f, noise, LR)
+    x0 = jnp.full(D, 2.0)
+    key = jax.random.PRNGKey(0)
+
+    def run():
+        traj = sde.simulate(model, x0, key, num_steps=num_steps, num_paths=num_paths,
+                            record_every=num_steps)
+        return float(traj.mean[-1])
+
+    return run
+
+
+def _jax_minimal_runner(kind, num_paths, num_steps):
+    """The same simulation hand-written in JAX: one (paths, d) normal draw per step from one key
+    per step (paths then depend on ``num_paths``), no vmap, no records."""
+    import jax
+    import jax.numpy as jnp
+
+    h, sigma = (jnp.asarray(a) for a in _problem())
+    sqrt_lr = math.sqrt(LR)
+
+    @jax.jit
+    def simulate(key):
+        def step(x, k):
+            xi = jax.random.normal(jax.random.fold_in(key, k), x.shape)
+            if kind == "SGD":
+                return x - LR * h * x - sqrt_lr * sigma * sqrt_lr * xi, None
+            m = jax.scipy.special.erf(h * x / (math.sqrt(2.0) * sigma))
+            return x - LR * m - sqrt_lr * jnp.sqrt(jnp.clip(1 - m * m, 0, 1)) * sqrt_lr * xi, None
+
+        x, _ = jax.lax.scan(step, jnp.full((num_paths, D), 2.0), jnp.arange(num_steps))
+        return jnp.mean(0.5 * jnp.sum(h * x * x, axis=1))
+
+    key = jax.random.PRNGKey(0)
+    return lambda: float(simulate(key))
+
+
+# --- NumPy
+
+def _drift_diffusion_np(kind, x, h, sigma):
+    from scipy.special import erf
+
+    if kind == "SGD":
+        return -h * x, np.float32(math.sqrt(LR)) * sigma
+    m = erf(h * x / (np.float32(math.sqrt(2.0)) * sigma))
+    return -m, np.float32(math.sqrt(LR)) * np.sqrt(np.clip(1 - m * m, 0, 1))
+
+
+def _numpy_runner(kind, num_paths, num_steps):
+    h, sigma = _problem()
+
+    def run():
+        rng = np.random.default_rng(0)
+        x = np.full((num_paths, D), 2.0, dtype=np.float32)
+        sqrt_dt = np.float32(math.sqrt(LR))
+        for _ in range(num_steps):
+            b, g = _drift_diffusion_np(kind, x, h, sigma)
+            xi = rng.standard_normal((num_paths, D), dtype=np.float32)
+            x = x + np.float32(LR) * b - g * sqrt_dt * xi
+        return float(np.mean(0.5 * np.sum(h * x * x, axis=1)))
+
+    return run
+
+
+def _numpy_per_path_runner(kind, num_paths, num_steps):
+    h, sigma = _problem()
+
+    def run():
+        rng = np.random.default_rng(0)
+        sqrt_dt = np.float32(math.sqrt(LR))
+        total = 0.0
+        for _ in range(num_paths):
+            x = np.full(D, 2.0, dtype=np.float32)
+            for _ in range(num_steps):
+                b, g = _drift_diffusion_np(kind, x, h, sigma)
+                x = x + np.float32(LR) * b - g * sqrt_dt * rng.standard_normal(D, np.float32)
+            total += float(0.5 * np.sum(h * x * x))
+        return total / num_paths
+
+    return run
+
+
+# --- torchsde
+
+def _torchsde_runner(kind, num_paths, num_steps):
+    import torch
+    import torchsde
+
+    h, sigma = (torch.as_tensor(a) for a in _problem())
+    sqrt_lr = math.sqrt(LR)
+
+    class TorchSDE(torch.nn.Module):
+        noise_type, sde_type = "diagonal", "ito"
+
+        def f(self, t, y):
+            return -h * y if kind == "SGD" else -torch.erf(h * y / (math.sqrt(2.0) * sigma))
+
+        def g(self, t, y):
+            if kind == "SGD":
+                return (sqrt_lr * sigma).expand_as(y)
+            m = torch.erf(h * y / (math.sqrt(2.0) * sigma))
+            return sqrt_lr * torch.sqrt(torch.clamp(1 - m * m, 0, 1))
+
+    model = TorchSDE()
+    t1 = num_steps * LR
+    ts = torch.tensor([0.0, t1])
+
+    def run():
+        y0 = torch.full((num_paths, D), 2.0)
+        bm = torchsde.BrownianInterval(0.0, t1, size=(num_paths, D), entropy=0)
+        with torch.no_grad():
+            ys = torchsde.sdeint(model, y0, ts, method="euler", dt=LR, bm=bm)
+        return float((0.5 * (h * ys[-1] ** 2).sum(1)).mean())
+
+    return run
+
+
+def _time(run, min_run_time):
+    timer = benchmark.Timer(stmt="run()", globals={"run": run})
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def run(quick: bool = False) -> list[dict]:
+    num_paths, num_steps = _sizes(quick)
+    per_path_paths = 2 if quick else 20
+    min_run_time = 0.05 if quick else 2.0
+    rows = []
+    for kind in ("SignSGD",) if quick else ("SGD", "SignSGD"):
+        results = {}
+        t0 = time.perf_counter()
+        jax_run = _jax_runner(kind, num_paths, num_steps)
+        loss = jax_run()  # compiles, then runs once
+        compile_s = time.perf_counter() - t0
+        results["JAX (common.sde.simulate)"] = (_time(jax_run, min_run_time), loss, compile_s)
+        if not quick:
+            t0 = time.perf_counter()
+            minimal = _jax_minimal_runner(kind, num_paths, num_steps)
+            loss = minimal()
+            results["JAX, hand-written scan (no vmap, one key per step)"] = (
+                _time(minimal, min_run_time), loss, time.perf_counter() - t0)
+        np_run = _numpy_runner(kind, num_paths, num_steps)
+        results["NumPy, vectorised over paths"] = (_time(np_run, min_run_time), np_run(), None)
+        loop = _numpy_per_path_runner(kind, per_path_paths, num_steps)
+        loop_s = _time(loop, min_run_time / 4) * num_paths / per_path_paths
+        results[f"NumPy, one path at a time (x{num_paths // per_path_paths} from "
+                f"{per_path_paths} paths)"] = (loop_s, loop(), None)
+        ts_run = _torchsde_runner(kind, num_paths, num_steps)
+        results["torchsde.sdeint (euler)"] = (_time(ts_run, min_run_time), ts_run(), None)
+        ref = results["NumPy, vectorised over paths"][0]
+        for impl, (seconds, loss, compile_s) in results.items():
+            rows.append({"sde": kind, "implementation": impl, "paths": num_paths,
+                         "steps": num_steps, "seconds": seconds, "ratio_to_numpy": seconds / ref,
+                         "path_steps_per_s": num_paths * num_steps / seconds,
+                         "final_mean_loss": loss, "compile_seconds": compile_s})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| SDE | implementation | paths x steps | time | ratio to NumPy (vectorised) | "
+             "path-steps / s | final E f |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        extra = (f" (first call, with compilation: {r['compile_seconds']:.1f} s)"
+                 if r["compile_seconds"] else "")
+        lines.append(f"| {r['sde']} | {r['implementation']} | {r['paths']:,} x {r['steps']:,} | "
+                     f"{r['seconds']:.3g} s{extra} | {r['ratio_to_numpy']:.2f} | "
+                     f"{r['path_steps_per_s']:.3g} | {r['final_mean_loss']:.4f} |")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+r"""Many paths of an optimizer or an SDE at once: jit, ``vmap`` over paths, ``scan`` over steps.
+
+:func:`simulate` runs any *process* with ``init(x0) -> state`` and ``step(state, key) -> state``
+(a discrete optimizer of :mod:`common.sde`, or an SDE, whose ``step`` is one integrator step with
+dt = lr) for ``num_paths`` independent paths and returns summary statistics of an observable
+(the loss by default) every ``record_every`` steps: mean, standard deviation and quantiles over
+paths. Individual paths are kept only on request (``keep_paths``), so 10,000 paths x 10,000 steps
+need memory for the states of one step, not for the whole history.
+
+Randomness: path i uses ``key_i = split(key, num_paths)[i]`` and step k of path i uses
+``fold_in(key_i, k)``. A path's trajectory therefore depends on ``key`` and i only, not on
+``num_paths`` or ``record_every``; an optimizer and an SDE run with the same key see the same
+stream of per-step keys (for SGD on Gaussian noise the Euler-Maruyama path of its SDE *is* the
+SGD path, draw for draw; see :mod:`common.sde.sgd`).
+
+The process is a pytree argument of the compiled function: changing a hyperparameter (lr, noise
+scale) reuses the compiled code; changing a shape, ``num_steps``, ``num_paths``, the process type
+or a static field recompiles. Pass ``observe`` as a module-level function (a fresh ``lambda`` per
+call recompiles each time). :func:`simulate_many` compiles several processes as one program,
+which on CPU costs far less than compiling them one by one.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from common.sde._base import check_int_at_least, check_vector
+
+__all__ = ["Trajectory", "simulate", "simulate_many", "loss_observable"]
+
+
+class Trajectory(NamedTuple):
+    """What :func:`simulate` returns; ``T = num_steps // record_every + 1`` records (step 0 first).
+
+    Attributes:
+        steps: (T,) the step index of each record.
+        mean, std: (T,) mean and standard deviation over paths of the observable.
+        quantiles: (len(q), T) the requested quantiles over paths (``None`` if none requested).
+        paths: (T, num_paths) the observable of every path (``None`` unless ``keep_paths``).
+        final_state: the state of every path after ``num_steps`` (leading axis: paths).
+    """
+
+    steps: jax.Array
+    mean: jax.Array
+    std: jax.Array
+    quantiles: jax.Array | None
+    paths: jax.Array | None
+    final_state: Any
+
+    def window_mean(self, start: int, stop: int | None = None) -> jax.Array:
+        """Mean of ``mean`` over the records with ``start <= step < stop`` (a stationary level)."""
+        stop = int(self.steps[-1]) + 1 if stop is None else stop
+        sel = (self.steps >= start) & (self.steps < stop)
+        return jnp.sum(jnp.where(sel, self.mean, 0.0)) / jnp.sum(sel)
+
+
+def loss_observable(process, state) -> jax.Array:
+    """The default observable: the process's objective at the iterate, f(x)."""
+    return process.objective.loss(state.x)
+
+
+def simulate(process, x0, key, *, num_steps: int, num_paths: int, record_every: int = 1,
+             quantiles: tuple[float, ...] = (), observe=None,
+             keep_paths: bool = False) -> Trajectory:
+    """Run ``num_paths`` independent paths of ``process`` from ``x0`` for ``num_steps`` steps.
+
+    Args:
+        process: an optimizer or SDE of :mod:`common.sde` (``init``, ``step``, ``objective``).
+        x0: (d,) the common starting point.
+        key: a ``jax.random`` key (``common.experiment.jax_key(seed)``).
+        num_steps, num_paths: positive integers; ``record_every`` must divide ``num_steps``.
+        quantiles: levels in [0, 1] to record, e.g. ``(0.1, 0.5, 0.9)``.
+        observe: ``observe(process, state) -> scalar``; default :func:`loss_observable`.
+        keep_paths: also return the observable of every path at every record.
+    """
+    return simulate_many((process,), x0, (key,), num_steps=num_steps, num_paths=num_paths,
+                         record_every=record_every, quantiles=quantiles, observe=observe,
+                         keep_paths=keep_paths)[0]
+
+
+def simulate_many(processes, x0, keys, *, num_steps: int, num_paths: int, record_every: int = 1,
+                  quantiles: tuple[float, ...] = (), observe=None,
+                  keep_paths: bool = False) -> tuple[Trajectory, ...]:
+    """:func:`simulate` for several processes (one key each), compiled as one program.
+
+    On CPU, XLA's compilation has a large fixed cost per program: about 2-3 s for one simulation
+    on a 2-core machine, against about 0.6 s for each further process compiled with it. An
+    optimizer and its SDE, or a handful of settings that differ in type or static fields (a
+    sweep over a hyperparameter needs neither: it reuses the compiled program), are therefore
+    cheaper simulated together. The results are those of separate :func:`simulate` calls.
+    """
+    num_steps = check_int_at_least("num_steps", num_steps, 1)
+    num_paths = check_int_at_least("num_paths", num_paths, 1)
+    record_every = check_int_at_least("record_every", record_every, 1)
+    if num_steps % record_every:
+        raise ValueError(f"record_every={record_every}: must divide num_steps={num_steps}")
+    quantiles = tuple(float(q) for q in quantiles)
+    if any(not 0.0 <= q <= 1.0 for q in quantiles):
+        raise ValueError(f"quantiles={quantiles}: each must be in [0, 1]")
+    processes, keys = tuple(processes), tuple(keys)
+    if not processes or len(keys) != len(processes):
+        raise ValueError(f"keys: got {len(keys)} for {len(processes)} processes; must be one "
+                         "key per process (and at least one process)")
+    check_vector("x0", x0)
+    return _simulate(processes, jnp.asarray(x0, dtype=jnp.result_type(float)), keys,
+                     num_steps=num_steps, num_paths=num_paths, record_every=record_every,
+                     quantiles=quantiles, observe=observe or loss_observable,
+                     keep_paths=bool(keep_paths))
+
+
+@partial(jax.jit, static_argnames=("num_steps", "num_paths", "record_every", "quantiles",
+                                   "observe", "keep_paths"))
+def _simulate(processes, x0, keys, **static):
+    return tuple(_paths(p, x0, k, **static) for p, k in zip(processes, keys))
+
+
+def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, observe,
+           keep_paths) -> Trajectory:
+    state0 = process.init(x0)
+    states = jax.tree.map(lambda a: jnp.broadcast_to(a, (num_paths,) + jnp.shape(a)), state0)
+    path_keys = jax.random.split(key, num_paths)
+    step_paths = jax.vmap(process.step)
+    observe_paths = jax.vmap(partial(observe, process))
+
+    def record(states):
+        values = observe_paths(states)
+        out = {"mean": jnp.mean(values), "std": jnp.std(values)}
+        if quantiles:
+            out["quantiles"] = jnp.quantile(values, jnp.asarray(quantiles))
+        if keep_paths:
+            out["paths"] = values
+        return out
+
+    def one_step(k, states):
+        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(path_keys, k)
+        return step_paths(states, keys)
+
+    def block(states, j):
+        ks = j * record_every + jnp.arange(record_every)
+        states, _ = jax.lax.scan(lambda s, k: (one_step(k, s), None), states, ks)
+        return states, record(states)
+
+    final, recs = jax.lax.scan(block, states, jnp.arange(num_steps // record_every))
+    recs = jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]),
+                        record(states), recs)
+    return Trajectory(
+        steps=jnp.arange(0, num_steps + 1, record_every),
+        mean=recs["mean"], std=recs["std"],
+        quantiles=recs["quantiles"].T if quantiles else None,
+        paths=recs["paths"] if keep_paths else None,
+        final_state=final)
