@@ -20,6 +20,8 @@ Sign             sign(x), optionally scaled by ||x||_1 / d (biased)  n/a
 
 :func:`majority_vote` (signSGD with majority vote, Bernstein et al. 2018, arXiv 1802.04434) and
 :func:`mean_of_signs` aggregate sign messages. ``sign(0) = 0`` (torch's convention).
+:func:`one_bit_majority_vote` is the same vote on the 1-bit wire format (each client sends
+``ceil(d/32)`` int32 words; zero maps to -1 there), through :mod:`common.kernels` (Triton on CUDA).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = ["Identity", "RandK", "Bernoulli", "QSGD", "TopK", "Sign", "majority_vote",
-           "mean_of_signs", "COMPRESSORS"]
+           "mean_of_signs", "one_bit_majority_vote", "COMPRESSORS"]
 
 
 def _rows(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -172,6 +174,17 @@ def mean_of_signs(x: torch.Tensor) -> torch.Tensor:
     if x.ndim != 2:
         raise ValueError(f"x must be (n, d); got shape {tuple(x.shape)}")
     return torch.sign(x).mean(dim=0)
+
+
+def one_bit_majority_vote(x: torch.Tensor) -> torch.Tensor:
+    """The majority vote of the rows of ``x`` (n, d) sent as packed sign bits: every client's
+    ``x_i > 0`` packed to 32 bits per word, then ``sign(sum_i (2 b_i - 1))`` per coordinate (0 on
+    ties). Equal to :func:`majority_vote` wherever no entry is exactly 0."""
+    from common import kernels
+
+    if x.ndim != 2:
+        raise ValueError(f"x must be (n, d); got shape {tuple(x.shape)}")
+    return kernels.majority_vote_packed(kernels.pack_signs(x), x.shape[1]).to(x.dtype)
 
 
 COMPRESSORS = {"identity": Identity, "rand_k": RandK, "bernoulli": Bernoulli, "qsgd": QSGD,

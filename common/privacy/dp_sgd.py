@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from common import kernels
 from common.privacy.bookkeeping import BookKeeping
-from common.privacy.clipping import check_max_norm, clip_factors
+from common.privacy.clipping import check_max_norm
 from common.privacy.events import DpEvent, GaussianEvent, PoissonSampledEvent, SelfComposedEvent
 from common.privacy.mechanisms import gaussian_noise_like
-from common.privacy.per_sample import check_per_sample_loss, per_sample_grads, per_sample_norms
+from common.privacy.per_sample import check_per_sample_loss, flatten_per_sample, per_sample_grads
 
 __all__ = ["DPGradient", "DPStepInfo", "clipped_grad_sum"]
 
@@ -54,9 +55,13 @@ def clipped_grad_sum(model: nn.Module, loss_fn, X, y, max_norm: float, *, method
     if method == "bookkeeping" or (method == "auto" and BookKeeping.supports(model)):
         return BookKeeping(model).clipped_sum(loss_fn, X, y, max_norm)
     grads = per_sample_grads(model, loss_fn, X, y, chunk_size=chunk_size)
-    norms = per_sample_norms(grads)
-    c = clip_factors(norms, max_norm)
-    summed = {k: torch.tensordot(c, g, dims=1) for k, g in grads.items()}
+    # one (B, d) matrix through the fused clipping kernel (Triton on CUDA, torch otherwise)
+    flat, norms = kernels.clipped_sum(flatten_per_sample(grads), max_norm)
+    summed, start = {}, 0
+    for k, g in grads.items():
+        size = g[0].numel()
+        summed[k] = flat[start:start + size].reshape(g.shape[1:])
+        start += size
     with torch.no_grad():
         losses = loss_fn(model(X), y)
     check_per_sample_loss(losses, X.shape[0])

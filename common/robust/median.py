@@ -8,12 +8,18 @@ output lies, coordinate by coordinate, inside the range of the honest values (Yi
 ``even="lower"`` takes the lower middle value, as ``torch.median`` does and as the authors' code of
 Byz-Clip21-SGD2M (arXiv 2603.23472) does; ``even="mean"`` averages the two middle values, as
 ``numpy.median`` does. The default is ``"lower"`` to match the Byz-Clip21-SGD2M code.
+
+**NaN.** Values are ordered as ``torch.sort`` orders them, NaN above +inf: a Byzantine client that
+sends NaN counts as one sending +inf and cannot poison the median on its own (``torch.median``
+would return NaN for the whole column). Computed by :func:`common.kernels.coordinate_median`: a
+Triton kernel on CUDA tensors, ``torch.kthvalue`` otherwise.
 """
 
 from __future__ import annotations
 
 import torch
 
+from common import kernels
 from common.robust._checks import check_byzantine, check_rows
 
 __all__ = ["coordinate_median"]
@@ -26,7 +32,4 @@ def coordinate_median(x: torch.Tensor, *, f: int = 0, even: str = "lower") -> to
     check_byzantine(f, n, max_f=(n - 1) // 2, rule="f < n/2")
     if even not in ("lower", "mean"):
         raise ValueError(f"even={even!r}: allowed values are 'lower' and 'mean'")
-    if even == "lower" or n % 2 == 1:
-        return x.median(dim=0).values  # lower middle for even n
-    mid = torch.sort(x, dim=0).values[n // 2 - 1:n // 2 + 1]
-    return mid.mean(dim=0)
+    return kernels.coordinate_median(x, even)
