@@ -196,11 +196,17 @@ class StudentT:
         """Bailey's polar method (Math. Comp. 62, 1994): T = cos(2 pi V) sqrt(nu (U^{-2/nu} - 1))
         with U, V ~ Uniform(0, 1) is exactly t_nu. Two uniforms per draw and no rejection loop,
         so it vectorises (``jax.random.t`` goes through a rejection gamma sampler, two orders of
-        magnitude slower inside ``vmap``/``scan`` on CPU)."""
+        magnitude slower inside ``vmap``/``scan`` on CPU).
+
+        ``jax.random.uniform`` draws U on a grid of spacing eps (2^-23 in float32), including 0;
+        the draw U = 0 (probability eps) is moved to eps / 2, so the tail is cut at
+        |T| ~ sqrt(nu) (2 / eps)^(1/nu) (1.7e7 for nu = 1 in float32). Mapping it to the smallest
+        normal float instead gave |T| ~ 1e38^(1/nu), which overflows a quadratic's loss in float32
+        even for nu = 3 (one draw in ~8 million)."""
         shape = tuple(sample_shape) + (self.dim,)
         dtype = self.scale.dtype
         k_u, k_v = jax.random.split(key)
-        u = jax.random.uniform(k_u, shape, dtype, minval=jnp.finfo(dtype).tiny)
+        u = jnp.maximum(jax.random.uniform(k_u, shape, dtype), 0.5 * jnp.finfo(dtype).eps)
         v = jax.random.uniform(k_v, shape, dtype)
         t = jnp.cos(2.0 * math.pi * v) * jnp.sqrt(self.nu * jnp.expm1(-2.0 * jnp.log(u) / self.nu))
         return self.scale * t
