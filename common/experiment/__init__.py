@@ -29,6 +29,7 @@ from common.experiment.sweep import (
     sweep,
     sweep_dir,
 )
+from common.experiment.tables import best_by
 
 __all__ = [
     "Config", "ConfigError", "param", "DEVICE_CHOICES", "resolve_device", "git_revision",
@@ -37,5 +38,5 @@ __all__ = [
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
     "to_jsonable", "sweep", "sweep_dir", "SweepResult", "SweepError", "run_key", "code_version",
     "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",
-    "SubmititExecutor",
+    "SubmititExecutor", "best_by",
 ]

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, derive_seed, param
+from common.experiment import Config, best_by, derive_seed, param
 from common.federated import (
     Byzantine,
     ClientData,
@@ -236,12 +236,6 @@ def train(trial: Trial) -> dict:
             break
     return {"sigma": sigma, **problem.evaluate(state.x)}
 
-
-def best_by(df, metric: str, group: list[str], lower: bool = True):
-    """The row with the best ``metric`` in each group (NaN counts as worst)."""
-    key = df[metric].where(np.isfinite(df[metric]), np.inf if lower else -np.inf)
-    idx = (key if lower else -key).groupby([df[g] for g in group]).idxmin()
-    return df.loc[idx.values]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, ConfigError, derive_seed, param
+from common.experiment import Config, ConfigError, best_by, derive_seed, param
 from common.federated import (
     ClientData,
     FederatedClassification,
@@ -250,12 +250,6 @@ def train(trial: Trial) -> dict:
             break
     return {"sigma": sigma, **problem.evaluate(state.x)}
 
-
-def best_by(df, metric: str, group: list[str], lower: bool = True):
-    """The row with the best ``metric`` in each group (NaN and inf count as worst)."""
-    key = df[metric].where(np.isfinite(df[metric]), np.inf if lower else -np.inf)
-    idx = (key if lower else -key).groupby([df[g] for g in group]).idxmin()
-    return df.loc[idx.values]
 
 
 # ---------------------------------------------------------------------------------------------
