@@ -1,0 +1,751 @@
+r"""Code only the compressed-sde reproduction needs (Compagnoni, Islamov, Proske, Lucchi,
+"Unbiased and Sign Compression in Distributed Learning: Comparing Noise Resilience via SDEs",
+AISTATS 2025, arXiv 2502.17009).
+
+**The methods** (compressed-sde notes, section 3). N agents hold noisy gradients
+g_i = grad f(x) + Z_i; each sends a compressed message and the server moves along the aggregate:
+
+.. math::  \text{DSGD: } x \leftarrow x - \frac{\eta}{N}\sum_i g_i, \quad
+           \text{DCSGD: } x \leftarrow x - \frac{\eta}{N}\sum_i \mathcal C_i(g_i), \quad
+           \text{DSignSGD: } x \leftarrow x - \frac{\eta}{N}\sum_i \mathrm{sign}(g_i),
+
+with an unbiased compressor C of variance omega (E C(x) = x, E||C(x) - x||^2 = omega ||x||^2 for
+rand-k and Bernoulli, <= for QSGD). A :class:`Method` is a compressor of
+:mod:`common.federated.compressors` applied to every agent's gradient plus a server aggregator
+(the mean, :func:`~common.federated.mean_of_signs` or a majority vote), so the discrete
+algorithms here run the same compressor objects that train networks.
+
+**Their SDEs** are :mod:`common.sde.distributed` (JAX): a compressor enters DCSGD's SDE only
+through its omega, as the covariance omega diag((grad f)^2 + diag Sigma) [derived in the notes;
+exact for Bernoulli, the diagonal of rand-k's]; :func:`sde_model` builds the SDE of a method from
+its compressor's ``omega``. The closed-form stationary losses on the quadratic are
+:mod:`common.sde.closed_forms` (:func:`predicted_level`) [derived: reconstructed by the notes,
+not read in the paper].
+
+Three parts: (1) the quadratic experiments (notebooks 01 and 02): :func:`simulate` runs many
+independent paths of a method at once in torch, vectorised over paths and agents, and the
+notebooks' studies are :func:`level_grid`, :func:`sigma_sweep`, :func:`heavy_tails`,
+:func:`compressor_levels` and :func:`scaling_study`; (2) compressor statistics
+(:func:`omega_table`); (3) the MNIST network with injected noise (notebook 03): :class:`NetTrial`
+and :func:`train_network`, run through :func:`common.experiment.sweep`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from common.experiment import Config, ConfigError, derive_seed, param
+from common.federated import (
+    QSGD,
+    Bernoulli,
+    ClientData,
+    Identity,
+    RandK,
+    Sign,
+    client_gradients,
+    iid_split,
+    majority_vote,
+    mean_of_signs,
+    one_bit_majority_vote,
+)
+
+__all__ = ["H", "SIGMA", "Method", "server_mean", "dsgd", "dcsgd", "dsignsgd", "rand_k",
+           "compressor_label", "color", "Paths", "student_t", "simulate", "sde_model",
+           "simulate_sdes", "predicted_level", "tracking_error", "omega_table", "QuadraticConfig",
+           "ScalingConfig", "level_grid", "sigma_sweep", "heavy_tails", "compressor_levels",
+           "scaling_runs", "scaling_study", "NET_METHODS", "net_methods", "NetTrial",
+           "mnist_agents", "train_network", "NetStudy", "net_tuning_grid",
+           "net_evaluation_grid"]
+
+#: The notes' quadratic (adaptive-sde A-01 / compressed-sde B-01): f = 1/2 sum h_j x_j^2, d = 10.
+H = np.linspace(0.5, 5.0, 10)
+#: Per-coordinate noise scale of one agent's gradient (batch size 1).
+SIGMA = np.linspace(0.5, 2.0, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 1: methods as (compressor, aggregator) pairs, simulated on the quadratic
+# ---------------------------------------------------------------------------------------------
+
+
+def server_mean(messages: torch.Tensor) -> torch.Tensor:
+    """The server's average of the agents' messages, (N, d) -> (d,)."""
+    return messages.mean(0)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A distributed method: every agent sends ``compressor(g_i)``; the server moves along
+    ``aggregate`` of the N messages (a function of an (N, d) tensor that acts coordinate by
+    coordinate across the agents, as the mean and the sign votes do)."""
+
+    name: str
+    compressor: Any
+    aggregate: Callable[[torch.Tensor], torch.Tensor] = server_mean
+
+    @property
+    def is_sign(self) -> bool:
+        return isinstance(self.compressor, Sign)
+
+    def omega(self, d: int) -> float:
+        """The compressor's omega (0 for DSGD); ValueError for sign methods (biased)."""
+        return float(self.compressor.omega(d))
+
+
+def compressor_label(compressor) -> str:
+    """A short name: ``identity``, ``rand-2``, ``Bernoulli(0.2)``, ``QSGD(2)``."""
+    if isinstance(compressor, Identity):
+        return "identity"
+    if isinstance(compressor, RandK):
+        return f"rand-{compressor.k}"
+    if isinstance(compressor, Bernoulli):
+        return f"Bernoulli({compressor.p:g})"
+    if isinstance(compressor, QSGD):
+        return f"QSGD({compressor.s})"
+    return repr(compressor)
+
+
+def dsgd() -> Method:
+    """Uncompressed distributed SGD."""
+    return Method("DSGD", Identity())
+
+
+def dcsgd(compressor) -> Method:
+    """Distributed compressed SGD with an unbiased compressor of :mod:`common.federated`."""
+    if not getattr(compressor, "unbiased", False):
+        raise ValueError(f"compressor={compressor!r}: DCSGD needs an unbiased compressor "
+                         "(Identity, RandK, Bernoulli, QSGD)")
+    return Method(f"DCSGD {compressor_label(compressor)}", compressor)
+
+
+def dsignsgd(vote: str = "mean") -> Method:
+    """Distributed SignSGD: the server averages the signs (``vote="mean"``, the notes' method),
+    takes their majority (``"majority"``) or the majority of packed 1-bit messages
+    (``"one_bit"``, :func:`~common.federated.one_bit_majority_vote`)."""
+    aggregators = {"mean": mean_of_signs, "majority": majority_vote,
+                   "one_bit": one_bit_majority_vote}
+    if vote not in aggregators:
+        raise ValueError(f"vote={vote!r}: allowed values are {sorted(aggregators)}")
+    label = {"mean": "DSignSGD", "majority": "DSignSGD (majority vote)",
+             "one_bit": "DSignSGD (1-bit majority vote)"}[vote]
+    return Method(label, Sign(), aggregators[vote])
+
+
+#: Colours of the methods and rules in this chapter's figures (Okabe-Ito, as common.plotting).
+_COLORS = {
+    "DSGD": "#000000", "DCSGD identity": "#000000", "DCSGD": "#0072B2", "DCSGD rand-2": "#0072B2",
+    "DCSGD rand-k": "#0072B2", "DCSGD rand-1": "#56B4E9", "DCSGD rand-5": "#CC79A7",
+    "DCSGD QSGD": "#E69F00", "DSignSGD": "#009E73", "DSignSGD (majority vote)": "#D55E00",
+    "DCSGD, B x (1 + omega)": "#CC79A7", "DCSGD, N x (1 + omega)": "#E69F00",
+    "DCSGD, eta / (1 + omega), steps x (1 + omega)": "#D55E00",
+    "DSignSGD, (sqrt(kappa) eta, kappa B), steps / kappa": "#56B4E9",
+    "DSignSGD, (kappa eta, kappa B), steps / kappa": "#D55E00",
+}
+
+
+def color(label: str) -> str:
+    """The figure colour of a method or rule label (``common.plotting.color`` otherwise)."""
+    from common import plotting
+
+    return _COLORS.get(label) or plotting.color(label)
+
+
+def rand_k(k: int, d: int):
+    """``RandK(k)``, or ``Identity()`` when k = d (rand-d keeps every coordinate: the same map)."""
+    if not 1 <= k <= d:
+        raise ValueError(f"k={k}: must be in [1, d={d}]")
+    return Identity() if k == d else RandK(k)
+
+
+class Paths(NamedTuple):
+    """The loss of every path every ``record_every`` steps: ``losses`` (T, R), step 0 first."""
+
+    steps: np.ndarray
+    losses: np.ndarray
+
+    def mean(self) -> np.ndarray:
+        """(T,) the mean loss over paths at each record."""
+        return self.losses.mean(axis=1)
+
+    def window(self, start: int, stop: int | None = None) -> tuple[float, float]:
+        """Mean over paths of each path's time average over ``start <= step < stop``, and its
+        standard error across the (independent) paths."""
+        stop = int(self.steps[-1]) + 1 if stop is None else stop
+        sel = (self.steps >= start) & (self.steps < stop)
+        if not sel.any():
+            raise ValueError(f"no record in [{start}, {stop})")
+        per_path = self.losses[sel].mean(axis=0)
+        return float(per_path.mean()), float(per_path.std(ddof=1) / math.sqrt(per_path.size))
+
+
+def student_t(shape, nu: float, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+    r"""Standard Student-t draws by Bailey's polar method, T = cos(2 pi V) sqrt(nu (U^{-2/nu} - 1)),
+    U, V ~ Uniform(0, 1): the torch twin of :meth:`common.sde.StudentT.sample`, with the same cut
+    of U at eps/2 (|T| <= sqrt(nu) (2/eps)^{1/nu}, 1.7e7 for nu = 1 in float32)."""
+    if not nu > 0:
+        raise ValueError(f"nu={nu}: must be > 0")
+    u = torch.rand(shape, generator=generator, dtype=dtype).clamp_min(0.5 * torch.finfo(dtype).eps)
+    v = torch.rand(shape, generator=generator, dtype=dtype)
+    return torch.cos(2.0 * math.pi * v) * torch.sqrt(nu * torch.expm1(-2.0 * torch.log(u) / nu))
+
+
+def _agent_aggregate(method: Method):
+    """The server update for a batch of paths: (R, N, d) messages -> (R, d).
+
+    The aggregators here (mean, mean of signs, majority votes) act coordinate by coordinate
+    across the agents, so the R paths' coordinates are laid side by side as one (N, R d) call."""
+    if method.aggregate is server_mean:
+        return lambda m: m.mean(1)
+
+    def aggregate(m):
+        r, n, d = m.shape
+        return method.aggregate(m.transpose(0, 1).reshape(n, r * d)).reshape(r, d)
+
+    return aggregate
+
+
+def simulate(method: Method, *, lr: float, num_clients: int, num_steps: int, num_paths: int,
+             h=H, scale=SIGMA, batch_size: int = 1, nu: float | None = None, x0: float = 2.0,
+             record_every: int = 10, seed: int = 0, dtype=torch.float32) -> Paths:
+    """``num_paths`` independent runs of ``method`` on f = 1/2 sum h_j x_j^2 from x = x0 1.
+
+    Agent i's gradient is h x + Z_i, with Z_i ~ N(0, diag(scale^2) / batch_size) or, with ``nu``,
+    Z_i = scale T_i, T_i ~ t_nu independent (batch size 1 only: a mean of t draws is not t).
+    Fresh noise and compressor randomness per agent, path and step; the agents' gradients of all
+    paths are compressed in one (R N, d) call of the compressor, and the server's aggregate is
+    taken per path. Returns the loss every ``record_every`` steps.
+    """
+    if num_steps % record_every:
+        raise ValueError(f"record_every={record_every}: must divide num_steps={num_steps}")
+    if nu is not None and batch_size != 1:
+        raise ValueError(f"batch_size={batch_size}: Student-t noise is defined for batch size 1")
+    gen = torch.Generator().manual_seed(derive_seed(seed, "compressed-sde", method.name))
+    h = torch.as_tensor(np.asarray(h), dtype=dtype)
+    d = h.numel()
+    std = torch.as_tensor(np.asarray(scale), dtype=dtype) / math.sqrt(batch_size)
+    R, N = num_paths, num_clients
+    aggregate = _agent_aggregate(method)
+    x = torch.full((R, d), float(x0), dtype=dtype)
+    losses = [0.5 * (h * x * x).sum(1)]
+    for k in range(1, num_steps + 1):
+        z = (torch.randn((R, N, d), generator=gen, dtype=dtype) if nu is None
+             else student_t((R, N, d), nu, gen, dtype))
+        g = (h * x)[:, None, :] + std * z
+        msgs = method.compressor(g.reshape(R * N, d), generator=gen).reshape(R, N, d)
+        x = x - lr * aggregate(msgs)
+        if k % record_every == 0:
+            losses.append(0.5 * (h * x * x).sum(1))
+    return Paths(np.arange(0, num_steps + 1, record_every),
+                 torch.stack(losses).to(torch.float64).numpy())
+
+
+def _noise(scale, batch_size: int, nu: float | None):
+    import jax.numpy as jnp
+
+    from common import sde
+
+    scale = jnp.asarray(np.asarray(scale) / (1.0 if nu is not None else math.sqrt(batch_size)))
+    return sde.StudentT(nu, scale) if nu is not None else sde.Gaussian(scale)
+
+
+def sde_model(method: Method, *, lr: float, num_clients: int, h=H, scale=SIGMA,
+              batch_size: int = 1, nu: float | None = None):
+    """The SDE of ``method`` (:mod:`common.sde.distributed`), with the same noise model.
+
+    An unbiased compressor enters only through its omega: the DCSGD SDE is built with
+    ``common.sde.Bernoulli(1 / (1 + omega))``, whose compression covariance omega diag(x^2) is the
+    SDE's (exact for Bernoulli, the diagonal of rand-k's, an upper bound for QSGD whose omega is a
+    worst case). DSignSGD with the server mean of signs has the DSignSGD SDE; the majority vote
+    has none in the notes (ValueError).
+    """
+    import jax.numpy as jnp
+
+    from common import sde
+
+    objective = sde.DiagQuadratic(jnp.asarray(np.asarray(h)))
+    noise = _noise(scale, batch_size, nu)
+    if method.is_sign:
+        if method.aggregate is not mean_of_signs:
+            raise ValueError(f"{method.name}: only the server mean of signs has an SDE here "
+                             "(the notes derive none for the majority vote)")
+        return sde.DSignSGDSDE(objective, noise, lr, num_clients=num_clients)
+    omega = method.omega(objective.dim)
+    return sde.DCSGDSDE(objective, noise, lr, compressor=sde.Bernoulli(1.0 / (1.0 + omega)),
+                        num_clients=num_clients)
+
+
+def simulate_sdes(models, *, num_steps: int, num_paths: int, seeds, x0: float = 2.0,
+                  record_every: int = 10) -> list[Paths]:
+    """Euler-Maruyama (dt = lr) paths of several SDE models compiled as one program
+    (:func:`common.sde.simulate_many`); one seed per model."""
+    import jax.numpy as jnp
+
+    from common import sde
+    from common.experiment import jax_key
+
+    models = tuple(models)
+    dim = models[0].noise.dim
+    trajs = sde.simulate_many(models, jnp.full(dim, float(x0)), tuple(jax_key(s) for s in seeds),
+                              num_steps=num_steps, num_paths=num_paths,
+                              record_every=record_every, keep_paths=True)
+    return [Paths(np.asarray(t.steps), np.asarray(t.paths, dtype=np.float64)) for t in trajs]
+
+
+def predicted_level(method: Method, *, lr: float, num_clients: int, h=H, scale=SIGMA,
+                    batch_size: int = 1, nu: float | None = None, exact: bool = False) -> float:
+    r"""The notes' closed-form stationary E f [derived]: eta (1 + omega) tr(Sigma) / (4N) for
+    DSGD/DCSGD (``exact=True``: the SDE's value with the multiplicative term omega (grad f)^2),
+    eta tr(Sigma^{1/2}) / (4 N 2 p(0)) for DSignSGD (sqrt(pi/2) for Gaussian noise); ``inf`` for
+    DCSGD under Student-t noise with nu <= 2."""
+    from common.sde import closed_forms as cf
+
+    scale = np.asarray(scale, dtype=float)
+    if method.is_sign:
+        s = scale if nu is not None else scale / math.sqrt(batch_size)
+        return cf.signsgd_stationary_loss(lr, s, nu=nu, num_clients=num_clients)
+    if nu is not None and nu <= 2:
+        return math.inf
+    var = scale**2 * (nu / (nu - 2.0) if nu is not None else 1.0 / batch_size)
+    return cf.dcsgd_stationary_loss(lr, var, omega=method.omega(len(scale)),
+                                    num_clients=num_clients, h=np.asarray(h) if exact else None)
+
+
+def tracking_error(reference: Paths, other: Paths, start: int = 0) -> float:
+    """Mean over records (step >= start, step 0 excluded) of |mean_other - mean_ref| / mean_ref,
+    the notes' "mean relative error" of an SDE against its optimizer."""
+    sel = (reference.steps >= start) & (reference.steps > 0)
+    a, b = reference.mean()[sel], other.mean()[sel]
+    return float(np.mean(np.abs(b - a) / a))
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 2: compressor statistics
+# ---------------------------------------------------------------------------------------------
+
+
+def omega_table(compressors, x: torch.Tensor, num_samples: int, seed: int = 0) -> list[dict]:
+    """For each compressor: its ``omega(d)`` and the Monte Carlo E||C(x) - x||^2 / ||x||^2 over
+    ``num_samples`` draws (with its standard error) and the largest |mean C(x)_j - x_j| in
+    standard errors (unbiasedness)."""
+    x = x.to(torch.float64)
+    d = x.numel()
+    rows = []
+    for comp in compressors:
+        gen = torch.Generator().manual_seed(derive_seed(seed, "omega", repr(comp)))
+        s = comp(x.expand(num_samples, d).clone(), generator=gen)
+        ratio = ((s - x) ** 2).sum(1) / (x**2).sum()
+        se = s.std(dim=0) / math.sqrt(num_samples)
+        z = ((s.mean(0) - x).abs() / se.clamp_min(1e-300)).max()
+        rows.append({"compressor": compressor_label(comp), "omega": float(comp.omega(d)),
+                     "measured": float(ratio.mean()),
+                     "measured_se": float(ratio.std() / math.sqrt(num_samples)),
+                     "bias_z": float(z)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook configs (quadratic)
+# ---------------------------------------------------------------------------------------------
+
+
+def _must_divide(record_every: int, num_steps: int) -> None:
+    if num_steps % record_every:
+        raise ConfigError(f"record_every = {record_every} must divide num_steps = {num_steps} "
+                          "(notebook parameters `record_every`, `num_steps`)")
+
+
+@dataclass(frozen=True)
+class QuadraticConfig(Config):
+    """Settings of ``01_dcsgd_vs_dsignsgd_quadratic`` (defaults: cpu scale, the notes' B-01)."""
+
+    num_paths: int = param(256, ge=8, doc="independent paths per setting")
+    num_steps: int = param(3000, ge=100, doc="steps K")
+    record_every: int = param(10, ge=1, doc="steps between loss records")
+    stationary_from: int = param(2000, ge=0, doc="first step of the stationary window")
+    lr: float = param(0.01, gt=0, le=0.05, doc="step size eta (small: notes pitfall 3)")
+    clients: tuple[int, ...] = param((1, 4, 16), ge=1, doc="numbers of agents N")
+    rand_ks: tuple[int, ...] = param((10, 2, 1), ge=1, le=10, doc="rand-k's k (omega d/k - 1)")
+    sigma_factor: float = param(4.0, gt=1, doc="noise multiplier of the sigma sweep")
+    nus: tuple[float, ...] = param((1.5, 2.5), gt=0, doc="Student-t degrees of freedom")
+    qsgd_levels: int = param(2, ge=1, doc="QSGD levels s of the compressor comparison")
+    bernoulli_p: float = param(0.2, gt=0, le=1, doc="Bernoulli keep probability")
+    seed: int = param(0, ge=0, doc="seed")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _must_divide(self.record_every, self.num_steps)
+        if not self.stationary_from < self.num_steps:
+            raise ConfigError(f"stationary_from = {self.stationary_from} must be < num_steps = "
+                              f"{self.num_steps} (notebook parameter `stationary_from`)")
+        if 1 not in self.clients or 4 not in self.clients:
+            raise ConfigError(f"clients = {self.clients} must contain 1 and 4 (the checks "
+                              "compare N = 1 with the largest N and use N = 4; notebook "
+                              "parameter `clients`)")
+        if 10 not in self.rand_ks or 2 not in self.rand_ks:
+            raise ConfigError(f"rand_ks = {self.rand_ks} must contain 10 (omega 0, the DSGD "
+                              "reference) and 2 (omega 4, the notes' reference; notebook "
+                              "parameter `rand_ks`)")
+
+
+@dataclass(frozen=True)
+class ScalingConfig(Config):
+    """Settings of ``02_compression_scaling_rules`` (defaults: cpu scale, the notes' B-02)."""
+
+    num_paths: int = param(256, ge=8, doc="independent paths per setting")
+    num_steps: int = param(3000, ge=100, doc="steps K of the base runs")
+    record_every: int = param(10, ge=1, doc="steps between loss records (base runs)")
+    stationary_time: float = param(20.0, ge=0, doc="SDE time t = k eta where the window starts")
+    lr: float = param(0.01, gt=0, le=0.05, doc="base step size eta")
+    num_clients: int = param(4, ge=1, doc="agents N")
+    rand_k: int = param(2, ge=1, le=9, doc="rand-k's k (omega d/k - 1)")
+    kappa: float = param(4.0, gt=1, doc="batch factor of the DSignSGD rules")
+    seed: int = param(0, ge=0, doc="seed")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _must_divide(self.record_every, self.num_steps)
+        if not self.stationary_time < self.num_steps * self.lr:
+            raise ConfigError(f"stationary_time = {self.stationary_time} must be below the SDE "
+                              f"horizon num_steps * lr = {self.num_steps * self.lr:g} (notebook "
+                              "parameter `stationary_time`)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 01: the experiments on the quadratic, as records
+# ---------------------------------------------------------------------------------------------
+
+
+def _record(method: Method, paths: Paths, start: int, **hyper) -> dict:
+    level, se = paths.window(start)
+    omega = math.nan if method.is_sign else method.omega(len(H))
+    rec = {"method": method.name, "omega": omega, "level": level, "se": se}
+    rec.update({k: v for k, v in hyper.items() if k != "scale"})
+    kw = {k: hyper[k] for k in ("lr", "num_clients", "batch_size", "nu", "scale") if k in hyper}
+    rec["closed_form"] = predicted_level(method, **kw)
+    rec["closed_form_exact"] = predicted_level(method, exact=True, **kw)
+    return rec
+
+
+def level_grid(cfg: QuadraticConfig) -> tuple[list[dict], dict]:
+    """DCSGD with rand-k for every k (omega = d/k - 1) and N, DSignSGD for every N: the
+    optimizer's stationary level, its SDE's (same omega, same noise), the closed forms and the
+    SDE's tracking error. Returns the records and ``{(method name, N): (optimizer, SDE)}`` paths."""
+    run = {"num_steps": cfg.num_steps, "num_paths": cfg.num_paths,
+           "record_every": cfg.record_every}
+    methods = [dcsgd(rand_k(k, len(H))) for k in cfg.rand_ks] + [dsignsgd()]
+    records, paths = [], {}
+    for method in methods:
+        models = [sde_model(method, lr=cfg.lr, num_clients=n) for n in cfg.clients]
+        seeds = [derive_seed(cfg.seed, "sde", method.name, n) for n in cfg.clients]
+        sdes = simulate_sdes(models, seeds=seeds, **run)
+        for n, sde_paths in zip(cfg.clients, sdes):
+            opt = simulate(method, lr=cfg.lr, num_clients=n, seed=cfg.seed, **run)
+            rec = _record(method, opt, cfg.stationary_from, lr=cfg.lr, num_clients=n)
+            rec["sde_level"] = sde_paths.window(cfg.stationary_from)[0]
+            rec["tracking_error"] = tracking_error(opt, sde_paths)
+            records.append(rec)
+            paths[method.name, n] = (opt, sde_paths)
+    return records, paths
+
+
+def sigma_sweep(cfg: QuadraticConfig, num_clients: int = 4, k: int = 2) -> list[dict]:
+    """Stationary levels of DCSGD (rand-k) and DSignSGD at noise scale sigma and
+    ``sigma_factor`` sigma, N = ``num_clients``."""
+    run = {"num_steps": cfg.num_steps, "num_paths": cfg.num_paths,
+           "record_every": cfg.record_every, "seed": cfg.seed}
+    out = []
+    for method in (dcsgd(rand_k(k, len(H))), dsignsgd()):
+        for factor in (1.0, cfg.sigma_factor):
+            opt = simulate(method, lr=cfg.lr, num_clients=num_clients, scale=factor * SIGMA, **run)
+            out.append({**_record(method, opt, cfg.stationary_from, lr=cfg.lr,
+                                  num_clients=num_clients, scale=factor * SIGMA),
+                        "sigma_factor": factor})
+    return out
+
+
+def heavy_tails(cfg: QuadraticConfig, num_clients: int = 4, k: int = 2) -> tuple[list, dict]:
+    """DCSGD (rand-k) and DSignSGD under Student-t noise of scale sigma for every nu (one fixed
+    seed: with nu <= 2 the mean loss is driven by a few paths, notes pitfall 1)."""
+    run = {"num_steps": cfg.num_steps, "num_paths": cfg.num_paths,
+           "record_every": cfg.record_every, "seed": cfg.seed}
+    records, paths = [], {}
+    for nu in cfg.nus:
+        for method in (dcsgd(rand_k(k, len(H))), dsignsgd()):
+            opt = simulate(method, lr=cfg.lr, num_clients=num_clients, nu=nu, **run)
+            rec = _record(method, opt, cfg.stationary_from, lr=cfg.lr, num_clients=num_clients,
+                          nu=nu)
+            rec["median"] = float(np.median(opt.losses[opt.steps >= cfg.stationary_from]))
+            rec["max"] = float(opt.losses.max())
+            records.append(rec)
+            paths[method.name, nu] = opt
+    return records, paths
+
+
+def compressor_levels(cfg: QuadraticConfig, num_clients: int = 4) -> list[dict]:
+    """DCSGD with three compressors of :mod:`common.federated` (rand-k, Bernoulli, QSGD) against
+    the DCSGD SDE built from each compressor's omega alone, N = ``num_clients``."""
+    run = {"num_steps": cfg.num_steps, "num_paths": cfg.num_paths,
+           "record_every": cfg.record_every}
+    p = cfg.bernoulli_p
+    methods = [dcsgd(rand_k(max(1, round(p * len(H))), len(H))), dcsgd(Bernoulli(p)),
+               dcsgd(QSGD(cfg.qsgd_levels))]
+    models = [sde_model(m, lr=cfg.lr, num_clients=num_clients) for m in methods]
+    sdes = simulate_sdes(models, seeds=[derive_seed(cfg.seed, "sde-comp", m.name)
+                                        for m in methods], **run)
+    out = []
+    for method, sde_paths in zip(methods, sdes):
+        opt = simulate(method, lr=cfg.lr, num_clients=num_clients, seed=cfg.seed, **run)
+        rec = _record(method, opt, cfg.stationary_from, lr=cfg.lr, num_clients=num_clients)
+        rec["sde_level"] = sde_paths.window(cfg.stationary_from)[0]
+        out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 02: the scaling rules, applied from :data:`common.sde.scaling.SCALING_RULES`
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_int(name: str, value: float) -> int:
+    if abs(value - round(value)) > 1e-9:
+        raise ValueError(f"the rule gives {name} = {value:g}, not an integer: choose a kappa that "
+                         f"keeps {name} integral")
+    return int(round(value))
+
+
+def _divisor_at_most(n: int, target: float) -> int:
+    """The largest divisor of ``n`` that is at most ``max(1, target)``."""
+    return max(r for r in range(1, max(1, int(target)) + 1) if n % r == 0)
+
+
+def scaling_runs(cfg: ScalingConfig) -> list[tuple[str, Method, dict]]:
+    """(label, method, hyperparameters) of notebook 02: DSGD, DCSGD (rand-k) plain and under
+    each DCSGD rule with kappa = 1 + omega, DSignSGD plain and under the square-root and the
+    linear rules with kappa = ``cfg.kappa``. Every rule comes from
+    :data:`common.sde.scaling.SCALING_RULES` (rules as data)."""
+    from common.sde.scaling import SCALING_RULES
+
+    base = {"lr": cfg.lr, "num_clients": cfg.num_clients, "batch_size": 1,
+            "num_steps": cfg.num_steps}
+    comp = dcsgd(rand_k(cfg.rand_k, len(H)))
+    omega = comp.omega(len(H))
+    out = [("DSGD", dsgd(), dict(base)), ("DCSGD", comp, dict(base))]
+    rules = [("dcsgd-batch", "DCSGD, B x (1 + omega)", comp, 1.0 + omega),
+             ("dcsgd-clients", "DCSGD, N x (1 + omega)", comp, 1.0 + omega),
+             ("dcsgd-lr", "DCSGD, eta / (1 + omega), steps x (1 + omega)", comp, 1.0 + omega),
+             ("signsgd-sqrt", "DSignSGD, (sqrt(kappa) eta, kappa B), steps / kappa", dsignsgd(),
+              cfg.kappa),
+             ("sgd-linear", "DSignSGD, (kappa eta, kappa B), steps / kappa", dsignsgd(),
+              cfg.kappa)]
+    for key, label, method, kappa in rules:
+        if label.startswith("DSignSGD") and not out[-1][0].startswith("DSignSGD"):
+            out.append(("DSignSGD", dsignsgd(), dict(base)))
+        new = SCALING_RULES[key].apply(kappa, **base)
+        new.update({k: _as_int(k, new[k]) for k in ("num_clients", "batch_size", "num_steps")})
+        out.append((label, method, {**new, "rule": key, "kappa": kappa}))
+    return out
+
+
+def scaling_study(cfg: ScalingConfig) -> tuple[list[dict], dict]:
+    """Simulate every run of :func:`scaling_runs`; each run's stationary window is the same final
+    fraction of it (from SDE time ``stationary_time`` of the base run on), which is the same
+    stretch of SDE time for the DCSGD rules and of sample-matched progress for DSignSGD's.
+    Returns the records and the paths by label."""
+    start_fraction = cfg.stationary_time / (cfg.lr * cfg.num_steps)
+    records, paths = [], {}
+    for label, method, hyper in scaling_runs(cfg):
+        k = hyper["num_steps"]
+        every = _divisor_at_most(k, cfg.record_every * k / cfg.num_steps)
+        kw = {n: hyper[n] for n in ("lr", "num_clients", "batch_size")}
+        opt = simulate(method, num_steps=k, num_paths=cfg.num_paths, record_every=every,
+                       seed=derive_seed(cfg.seed, label), **kw)
+        start = int(math.ceil(start_fraction * k))
+        rec = _record(method, opt, start, **kw)
+        rec.update(label=label, num_steps=k, rule=hyper.get("rule", ""),
+                   kappa=hyper.get("kappa", math.nan), window_start=start,
+                   samples=k * hyper["num_clients"] * hyper["batch_size"])
+        records.append(rec)
+        unit = kw["lr"] * math.sqrt(kw["batch_size"]) if method.is_sign else kw["lr"]
+        paths[label] = (opt.steps * unit, opt.mean())
+    return records, paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 3: a small network on MNIST, N agents, real compressors, injected noise (notebook 03)
+# ---------------------------------------------------------------------------------------------
+
+#: The methods of notebook 03 (their compressors depend on the network's dimension, see
+#: :func:`net_methods`).
+NET_METHODS = ("DSGD", "DCSGD rand-k", "DCSGD QSGD", "DSignSGD", "DSignSGD (majority vote)")
+
+
+def net_methods(d: int, rand_k_fraction: float, qsgd_levels: int) -> dict[str, Method]:
+    """The five methods of notebook 03 for a network with ``d`` parameters: DSGD, DCSGD with
+    rand-k (k = round(fraction d)) and with QSGD(s), DSignSGD with the server mean of signs and
+    with the majority vote of 1-bit messages (:func:`~common.federated.one_bit_majority_vote`)."""
+    k = max(1, min(d, round(rand_k_fraction * d)))
+    return {"DSGD": dsgd(), "DCSGD rand-k": dcsgd(RandK(k)), "DCSGD QSGD": dcsgd(QSGD(qsgd_levels)),
+            "DSignSGD": dsignsgd("mean"), "DSignSGD (majority vote)": dsignsgd("one_bit")}
+
+
+@dataclass(frozen=True)
+class NetTrial(Config):
+    """One training run of notebook 03: a method, a step size, a noise model and a seed."""
+
+    method: str = param("DSGD", choices=NET_METHODS)
+    lr: float = param(0.1, gt=0, doc="step size eta")
+    noise: str = param("gaussian", choices=("gaussian", "student_t"), doc="injected noise")
+    sigma: float = param(1.0, ge=0, doc="injected noise scale per example")
+    nu: float = param(1.5, gt=0, doc="Student-t degrees of freedom")
+    num_clients: int = param(4, ge=1, doc="agents N")
+    batch_size: int = param(32, ge=1, doc="mini-batch per agent")
+    steps: int = param(500, ge=1, doc="iterations")
+    pool: int = param(2, choices=(1, 2, 4), doc="average-pooling factor of the 28x28 images")
+    hidden: int = param(32, ge=1, doc="hidden width of the MLP")
+    subset: int = param(4096, ge=16, doc="training images, split iid over the agents")
+    rand_k_fraction: float = param(0.1, gt=0, le=1, doc="rand-k keeps this fraction of d")
+    qsgd_levels: int = param(8, ge=1, doc="QSGD levels s")
+    eval_every: int = param(10, ge=1, doc="iterations between train-loss evaluations")
+    tail_fraction: float = param(0.2, gt=0, le=1, doc="final fraction of steps averaged")
+    seed: int = param(0, ge=0, doc="seed of the initialisation, batches and noise")
+
+
+@lru_cache(maxsize=4)
+def mnist_agents(pool: int, subset: int, num_clients: int, seed: int = 0):
+    """MNIST pooled by ``pool`` and standardised: a random ``subset`` of the training images
+    split iid and equally over ``num_clients`` agents, plus the whole test set.
+
+    Returns ``(ClientData, X_train, y_train, X_test, y_test)`` with ``X_train`` the union of the
+    agents' shards (whose full-batch loss is the train loss)."""
+    from common.data import load_mnist, pooled
+
+    def prep(images):
+        return ((pooled(images, pool) - 0.1307) / 0.3081).float()
+
+    X, y = load_mnist("train")
+    rng = np.random.default_rng(derive_seed(seed, "mnist-subset"))
+    idx = np.sort(rng.permutation(len(X))[:subset])
+    Xs, ys = prep(X[idx]), torch.tensor(y[idx], dtype=torch.long)
+    shards = iid_split(ys.numpy(), num_clients, seed=derive_seed(seed, "mnist-split") % 2**32)
+    data = ClientData.from_split(Xs, ys, shards)
+    Xt, yt = load_mnist("test")
+    return (data, data.X.reshape(-1, Xs.shape[1]), data.y.reshape(-1), prep(Xt),
+            torch.tensor(yt, dtype=torch.long))
+
+
+def train_network(trial: NetTrial) -> dict:
+    r"""Train an MLP (pooled pixels -> hidden -> 10, ReLU) with ``trial.method`` on N agents.
+
+    Agent i's gradient at step k is its mini-batch gradient plus injected noise,
+    g_i = grad f_{B_i}(x) + (sigma / sqrt(B)) Z_i, Z_i ~ N(0, I) or t_nu (per example noise of
+    scale sigma averaged over the batch, so that B scales it as in the scaling rules); all agents'
+    gradients come from one vectorised call (:func:`common.federated.client_gradients`). The
+    server applies x <- x - lr aggregate(C(g_1), ..., C(g_N)).
+
+    Returns the train loss (full-batch, on the agents' images) averaged over the evaluations in
+    the last ``tail_fraction`` of the steps (``inf`` once the iterate is not finite), the final
+    test accuracy, the curve of train losses and whether the run diverged.
+    """
+    from torch import nn
+
+    from common.federated import flat_params, set_flat_params
+    from common.models import MLP
+
+    data, X_all, y_all, X_test, y_test = mnist_agents(trial.pool, trial.subset, trial.num_clients)
+    torch.manual_seed(derive_seed(trial.seed, "net-init"))
+    model = MLP(X_all.shape[1], (trial.hidden,), 10)
+    loss_fn = nn.CrossEntropyLoss(reduction="none")
+    x = flat_params(model)
+    method = net_methods(x.numel(), trial.rand_k_fraction, trial.qsgd_levels)[trial.method]
+    gen = torch.Generator().manual_seed(derive_seed(trial.seed, "net-run", trial.noise))
+    noise_std = trial.sigma / math.sqrt(trial.batch_size)
+    tail_start = trial.steps - max(1, int(round(trial.tail_fraction * trial.steps)))
+
+    @torch.no_grad()
+    def evaluate(X, y):
+        if not torch.isfinite(x).all():
+            return math.inf, math.nan
+        set_flat_params(model, x)
+        logits = model(X)
+        loss = float(loss_fn(logits, y).mean())
+        acc = float((logits.argmax(1) == y).float().mean())
+        return (loss if math.isfinite(loss) else math.inf), acc
+
+    steps, curve, tail = [0], [evaluate(X_all, y_all)[0]], []
+    for k in range(1, trial.steps + 1):
+        Xb, yb = data.sample(trial.batch_size, gen)
+        grads, _ = client_gradients(model, loss_fn, Xb, yb, params=x)
+        z = (torch.randn(grads.shape, generator=gen) if trial.noise == "gaussian"
+             else student_t(grads.shape, trial.nu, gen))
+        x = x - trial.lr * method.aggregate(method.compressor(grads + noise_std * z, generator=gen))
+        if not torch.isfinite(x).all():
+            break
+        if k % trial.eval_every == 0 or k == trial.steps:
+            loss = evaluate(X_all, y_all)[0]
+            steps.append(k)
+            curve.append(loss)
+            if k > tail_start:
+                tail.append(loss)
+    diverged = not bool(torch.isfinite(x).all())
+    train_loss = math.inf if diverged or not tail else float(np.mean(tail))
+    omega = math.nan if method.is_sign else method.omega(x.numel())
+    return {"train_loss": train_loss, "test_acc": evaluate(X_test, y_test)[1],
+            "diverged": diverged, "dim": x.numel(), "omega": omega,
+            "curve_steps": steps, "curve": curve}
+
+
+@dataclass(frozen=True)
+class NetStudy(Config):
+    """Settings of ``03_distributed_mlp`` (defaults: cpu scale) and its grids."""
+
+    num_clients: int = param(4, ge=1, doc="agents N")
+    pool: int = param(2, choices=(1, 2, 4), doc="average-pooling factor of the images")
+    hidden: int = param(32, ge=1, doc="hidden width of the MLP")
+    subset: int = param(4096, ge=16, doc="training images")
+    batch_size: int = param(32, ge=1, doc="mini-batch per agent")
+    steps: int = param(500, ge=10, doc="iterations")
+    sigma: float = param(1.0, gt=0, doc="injected noise scale per example")
+    nu: float = param(1.5, gt=0, le=2, doc="Student-t degrees of freedom (infinite variance)")
+    rand_k_fraction: float = param(0.1, gt=0, lt=1, doc="rand-k keeps this fraction of d")
+    qsgd_levels: int = param(8, ge=1, doc="QSGD levels s")
+    sgd_lrs: tuple[float, ...] = param((0.03, 0.1, 0.3), gt=0, doc="DSGD step sizes")
+    sign_lrs: tuple[float, ...] = param((0.003, 0.01, 0.03), gt=0, doc="DSignSGD step sizes")
+    seeds: tuple[int, ...] = param((0, 1), ge=0, doc="evaluation seeds")
+
+    def trial(self, **kw) -> NetTrial:
+        base = {f: getattr(self, f) for f in ("num_clients", "pool", "hidden", "subset",
+                                              "batch_size", "steps", "sigma", "nu",
+                                              "rand_k_fraction", "qsgd_levels")}
+        return NetTrial(**{**base, **kw})
+
+
+def net_tuning_grid(study: NetStudy) -> list[NetTrial]:
+    """DSGD over ``sgd_lrs`` and DSignSGD (mean of signs) over ``sign_lrs``, Gaussian noise,
+    first seed: the step sizes are chosen here and then frozen."""
+    return ([study.trial(method="DSGD", lr=lr, seed=study.seeds[0]) for lr in study.sgd_lrs]
+            + [study.trial(method="DSignSGD", lr=lr, seed=study.seeds[0])
+               for lr in study.sign_lrs])
+
+
+def net_evaluation_grid(study: NetStudy, sgd_lr: float, sign_lr: float) -> list[NetTrial]:
+    """Every method under Gaussian and Student-t noise at every seed (the unbiased methods at
+    the DSGD step size, the sign methods at the DSignSGD one), and DCSGD rand-k with the batch
+    rule B -> (1 + omega) B under Gaussian noise (omega = 1/fraction - 1, up to the rounding
+    of k)."""
+    omega = 1.0 / study.rand_k_fraction - 1.0
+    out = []
+    for seed in study.seeds:
+        for noise in ("gaussian", "student_t"):
+            for m in NET_METHODS:
+                lr = sign_lr if m.startswith("DSignSGD") else sgd_lr
+                out.append(study.trial(method=m, lr=lr, noise=noise, seed=seed))
+        out.append(study.trial(method="DCSGD rand-k", lr=sgd_lr, seed=seed,
+                               batch_size=int(round(study.batch_size * (1.0 + omega)))))
+    return out
