@@ -29,7 +29,7 @@ from common.experiment.sweep import (
     sweep,
     sweep_dir,
 )
-from common.experiment.tables import best_by
+from common.experiment.tables import best_by, best_configs, runs_frame
 
 __all__ = [
     "Config", "ConfigError", "param", "DEVICE_CHOICES", "resolve_device", "git_revision",
@@ -38,5 +38,5 @@ __all__ = [
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
     "to_jsonable", "sweep", "sweep_dir", "SweepResult", "SweepError", "run_key", "code_version",
     "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",
-    "SubmititExecutor", "best_by",
+    "SubmititExecutor", "best_by", "best_configs", "runs_frame",
 ]

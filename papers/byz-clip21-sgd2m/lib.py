@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, best_by, derive_seed, param
+from common.experiment import Config, best_by, best_configs, derive_seed, param, runs_frame
 from common.federated import (
     Byzantine,
     ClientData,
@@ -295,13 +295,10 @@ def byzantine_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
 
 
 def frame(trials: list[Trial], results: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame([{**t.to_dict(), **r} for t, r in zip(trials, results)])
+    """One row per trial: its fields and its results (pandas)."""
+    return runs_frame(trials, results)
 
 
 def select(df, metric: str, lower: bool = True) -> dict[str, Trial]:
     """Each method's best trial by ``metric`` (the tuning rule)."""
-    best = best_by(df, metric, ["method"], lower=lower)
-    fields = list(Trial.__dataclass_fields__)
-    return {row["method"]: Trial(**{f: row[f] for f in fields}) for _, row in best.iterrows()}
+    return best_configs(df, metric, Trial, ("method",), lower=lower)

@@ -13,7 +13,15 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, ConfigError, best_by, derive_seed, param
+from common.experiment import (
+    Config,
+    ConfigError,
+    best_by,
+    best_configs,
+    derive_seed,
+    param,
+    runs_frame,
+)
 from common.federated import (
     ClientData,
     FederatedClassification,
@@ -309,13 +317,9 @@ def evaluation_grid(study: DPStudy, chosen: dict[str, Trial]) -> list[Trial]:
 
 def frame(trials: list[Trial], results: list[dict]):
     """One row per trial: its fields and its results (pandas)."""
-    import pandas as pd
-
-    return pd.DataFrame([{**t.to_dict(), **r} for t, r in zip(trials, results)])
+    return runs_frame(trials, results)
 
 
 def select(df, metric: str, lower: bool = True) -> dict[str, Trial]:
     """Each method's best trial by ``metric`` (the tuning rule), as a Trial."""
-    best = best_by(df, metric, ["method"], lower=lower)
-    fields = list(Trial.__dataclass_fields__)
-    return {row["method"]: Trial(**{f: row[f] for f in fields}) for _, row in best.iterrows()}
+    return best_configs(df, metric, Trial, ("method",), lower=lower)
