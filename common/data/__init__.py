@@ -19,6 +19,7 @@ from common.data.idx import (
     read_idx,
     to_tensors,
 )
+from common.data.imdb import IMDB, load_imdb
 from common.data.synthetic import (
     gaussian_blobs,
     linear_regression,
@@ -42,5 +43,5 @@ __all__ = [
     "logistic_regression",
     "shifted_wishart_quadratic", "spiked_psd_matrix", "load_diabetes_standardized",
     "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
-    "sample_batch",
+    "sample_batch", "IMDB", "load_imdb",
 ]
