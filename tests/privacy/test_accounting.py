@@ -52,6 +52,9 @@ def _opacus_epsilon(sigma, q, steps, delta, orders):
     return get_privacy_spent(orders=list(orders), rdp=rdp, delta=delta)[0]
 
 
+# Opacus warns when the best order is the grid's smallest (the full-batch case q = 1 here): a
+# smaller grid could give a tighter epsilon, but both libraries are scored on the same grid.
+@pytest.mark.filterwarnings("ignore:Optimal order is the smallest alpha")
 @pytest.mark.parametrize("sigma,q,steps,delta", CASES)
 def test_rdp_agrees_with_opacus_at_integer_orders(sigma, q, steps, delta):
     """Opacus computes the subsampled-Gaussian RDP with its own code (Mironov, Talwar, Zhang
