@@ -90,6 +90,7 @@ from common.experiment.config import Config
 from common.experiment.executors import EXECUTORS, SweepExecutor, get_executor
 from common.experiment.provenance import package_versions, provenance
 from common.experiment.store import atomic_write_json, read_json, to_jsonable
+from common.modules import load_module_file
 
 __all__ = ["sweep", "SweepResult", "SweepError", "run_key", "code_version", "sweep_dir",
            "EXECUTORS"]
@@ -191,15 +192,7 @@ def _load_file(name: str, file: str | None, ref: _Ref):
     if file is None or not Path(file).is_file():
         raise ModuleNotFoundError(f"cannot load {ref.module}.{ref.qualname}: module "
                                   f"{ref.module!r} is not importable and its file {file} is gone")
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return load_module_file(name, file)
 
 
 def _source_files(fn) -> list[tuple[str, Path]]:

@@ -9,7 +9,6 @@ the only one marked ``# NBVAL_CHECK_OUTPUT``.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import io
 import sys
 import tokenize
@@ -22,6 +21,7 @@ from typing import Any
 import nbformat
 
 from common import paths
+from common.modules import load_module_file
 
 __all__ = ["ParamSpec", "notebook_parameters", "parse_parameters", "bootstrap_source",
            "anatomy_problems", "sync_bootstrap", "execute_in_place", "paper_module", "repo_config",
@@ -240,16 +240,6 @@ def paper_module(slug: str):
     """
     path = paths.paper_dir(slug) / "lib.py"
     name = f"papers_{slug.replace('-', '_')}_lib"
-    if name in sys.modules:
-        return sys.modules[name]
-    if not path.is_file():
+    if name not in sys.modules and not path.is_file():
         raise FileNotFoundError(f"papers/{slug} has no lib.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return load_module_file(name, path)
