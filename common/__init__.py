@@ -10,10 +10,10 @@ Subpackages (import what you need; nothing heavy happens at import time):
 - ``common.robust``      robust aggregators and Byzantine attacks
 - ``common.sde``         SDE models of optimizers and their simulation (JAX)
 - ``common.metrics``     metrics shared by several papers (LR sensitivity, divergence flags, ...)
-- ``common.experiment``  frozen configs, seeding, atomic results store, provenance, notebook runs
-- ``common.claims``      check and record a paper's claims against ``papers/<slug>/paper.yml``
+- ``common.experiment``  frozen configs, seeding, atomic results store, provenance, sweeps
 - ``common.plotting``    the one figure style
-- ``common.project``     the repository's own machinery (paper.yml schema, reproduce, book sync)
+- ``common.project``     the repository's own machinery: paper.yml, a notebook's run and its
+                         claims, reproduce, book sync (the library packages never import it)
 """
 
 __version__ = "0.1.0"

@@ -62,7 +62,7 @@ def test_importing_common_is_light():
     import subprocess
     import sys
 
-    code = ("import sys, common, common.data, common.experiment, common.claims, common.plotting, "
+    code = ("import sys, common, common.data, common.experiment, common.plotting, "
             "common.paths, common.project; "
             "heavy = [m for m in ('torch', 'jax', 'matplotlib.pyplot', 'papermill') "
             "if m in sys.modules]; print(heavy)")

@@ -1,4 +1,8 @@
-"""Experiments: frozen configs, seeding, atomic results, provenance, notebook runs and sweeps."""
+"""Experiments: frozen configs, seeding, atomic results, provenance and sweeps.
+
+A notebook's run (its paper, results folder and claims) is repository tooling and lives in
+:mod:`common.project.run`; nothing here knows the ``papers/`` or ``results/`` layout.
+"""
 
 from common.experiment.config import Config, ConfigError, param
 from common.experiment.device import DEVICE_CHOICES, resolve_device
@@ -11,7 +15,6 @@ from common.experiment.executors import (
     SweepExecutor,
 )
 from common.experiment.provenance import git_revision, package_versions, provenance
-from common.experiment.run import SCALES, Run, start_run
 from common.experiment.seeding import derive_seed, jax_key, seed_everything, set_determinism
 from common.experiment.store import (
     ResultsStore,
@@ -27,16 +30,15 @@ from common.experiment.sweep import (
     code_version,
     run_key,
     sweep,
-    sweep_dir,
 )
 from common.experiment.tables import best_by, best_configs, runs_frame
 
 __all__ = [
     "Config", "ConfigError", "param", "DEVICE_CHOICES", "resolve_device", "git_revision",
-    "package_versions", "provenance", "SCALES",
-    "Run", "start_run", "derive_seed", "jax_key", "seed_everything", "set_determinism",
+    "package_versions", "provenance",
+    "derive_seed", "jax_key", "seed_everything", "set_determinism",
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
-    "to_jsonable", "sweep", "sweep_dir", "SweepResult", "SweepError", "run_key", "code_version",
+    "to_jsonable", "sweep", "SweepResult", "SweepError", "run_key", "code_version",
     "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",
     "SubmititExecutor", "best_by", "best_configs", "runs_frame",
 ]

@@ -13,7 +13,7 @@
         return {"test_acc": acc}
 
     grid = [Trial(method=m, lr=lr, seed=s) for s in seeds for m in methods for lr in lrs]
-    result = sweep(train, grid, store_dir=sweep_dir(run), executor="local")
+    result = sweep(train, grid, store_dir=run.sweep_dir, executor="local")
     print(result.summary())                    # done / failed / skipped, and every failure
     df = result.to_frame()                     # one row per config, in config order
 
@@ -92,7 +92,7 @@ from common.experiment.provenance import package_versions, provenance
 from common.experiment.store import atomic_write_json, read_json, to_jsonable
 from common.modules import load_module_file
 
-__all__ = ["sweep", "SweepResult", "SweepError", "run_key", "code_version", "sweep_dir",
+__all__ = ["sweep", "SweepResult", "SweepError", "run_key", "code_version",
            "EXECUTORS"]
 
 _STATUSES = ("done", "failed")
@@ -235,19 +235,6 @@ def run_key(fn, config: Config, version: str) -> str:
     blob = json.dumps({"function": _qualified_name(fn), "config": config.config_hash(),
                        "version": version}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def sweep_dir(run) -> Path:
-    """Where a notebook's sweep stores its runs: ``results/<paper>/<scale>/sweeps/<notebook>/``.
-
-    Outside the notebook's own results folder on purpose: ``make reproduce`` executes a notebook
-    in a staging folder that replaces ``results/<paper>/<scale>/<notebook>/`` only when the
-    notebook finished, and discards it when the notebook is interrupted. The runs of a sweep must
-    survive both, so that rerunning the same command resumes the sweep.
-    """
-    from common import paths
-
-    return paths.results_root() / run.paper / run.scale / "sweeps" / run.notebook
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,7 +492,7 @@ def sweep(fn: Callable[[Config], Any], configs: Iterable[Config], *,
             takes one config and returns JSON-able results (dicts, lists, numbers, NumPy / torch
             values). It must seed itself from the config.
         configs: ``common.experiment.Config`` instances; no two equal.
-        store_dir: the folder of the records (``sweep_dir(run)`` in a notebook).
+        store_dir: the folder of the records (``run.sweep_dir`` in a notebook).
         executor: ``"local"`` (default: a process pool), ``"debug"`` (in this process, in
             order), ``"slurm"`` (a SLURM job array through submitit), or an executor object
             (:class:`~common.experiment.executors.LocalExecutor` with ``workers`` /

@@ -41,12 +41,12 @@ import time
 from pathlib import Path
 
 from common import paths
-from common.claims import count_text, format_markdown, format_plain
 from common.experiment.executors import EXECUTORS
-from common.experiment.run import SCALES
 from common.experiment.store import atomic_write_json, atomic_write_text, read_json
+from common.project.claims import count_text, format_markdown, format_plain
 from common.project.notebooks import notebook_parameters
 from common.project.paperyml import Paper, PaperSpecError, list_papers, load_paper
+from common.project.run import SCALES
 
 __all__ = ["main", "run_paper", "select_notebooks"]
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import paths
 from common.experiment import (
     Config,
     LocalExecutor,
@@ -32,7 +31,6 @@ from common.experiment import (
     param,
     run_key,
     sweep,
-    sweep_dir,
 )
 from common.experiment import store as store_mod
 from tests.conftest import REPO
@@ -419,6 +417,3 @@ def test_progress_outside_a_terminal_has_no_times_and_nbval_sanitizes_it(tmp_pat
     assert re.fullmatch(r"square:\s+<PROGRESS>", text.strip()), text
 
 
-def test_a_notebook_sweep_is_stored_outside_its_staging_folder():
-    run = types.SimpleNamespace(paper="ngn-m", scale="paper", notebook="02_mlp_mnist")
-    assert sweep_dir(run) == paths.results_root() / "ngn-m" / "paper" / "sweeps" / "02_mlp_mnist"

@@ -13,7 +13,7 @@ PARAMS = 'scale: str = "cpu"  # results folder\nthreshold: float = 1.0  # bound 
 
 
 def claims_cell(slug: str, stem: str, checks: str) -> str:
-    return (f"{NBVAL_MARKER}\nfrom common.claims import Claims\n"
+    return (f"{NBVAL_MARKER}\nfrom common.project.claims import Claims\n"
             f"claims = Claims({slug!r}, {stem!r})\n{checks}\nclaims.finish()")
 
 

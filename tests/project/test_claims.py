@@ -1,4 +1,4 @@
-"""common.claims: statuses, failure messages, completeness and the recorded JSON."""
+"""common.project.claims: statuses, failure messages, completeness and the recorded JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from common.claims import (
+from common.project.claims import (
     ClaimCheckFailed,
     Claims,
     ClaimsIncomplete,

@@ -2,6 +2,8 @@
 
 ::
 
+    from common.project import start_run
+
     run = start_run("ngn-m", "01_toy_stability", cfg, scale=scale, seed=cfg.seed)
     run.save("rosenbrock", {"final_loss": ...})     # results/<paper>/<scale>/<notebook>/
     claims = run.claims()                             # the claims paper.yml assigns here
@@ -76,8 +78,21 @@ class Run:
         """Write ``record(results)`` atomically to ``<dir>/<key>.json``."""
         return self.store.save(key, self.record(results))
 
+    @property
+    def sweep_dir(self) -> Path:
+        """Where this notebook's sweeps store their runs.
+
+        ``results/<paper>/<scale>/sweeps/<notebook>/``, outside the notebook's own results
+        folder on purpose: ``make reproduce`` executes a notebook in a staging folder that
+        replaces ``results/<paper>/<scale>/<notebook>/`` only when the notebook finished, and
+        discards it when the notebook is interrupted. The runs of a sweep must survive both, so
+        that rerunning the same command resumes the sweep.
+        """
+        return paths.results_root() / self.paper / self.scale / "sweeps" / self.notebook
+
     def claims(self):
-        from common.claims import Claims
+        """The claims ``paper.yml`` assigns to this notebook (a :class:`~common.project.Claims`)."""
+        from common.project.claims import Claims
 
         return Claims(self.paper, self.notebook, run=self)
 
