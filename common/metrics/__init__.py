@@ -1,5 +1,7 @@
 """Metrics shared by several papers."""
 
 from common.metrics.stability import DIVERGENCE_THRESHOLD, diverged, lr_sensitivity
+from common.metrics.stats import Interval, bootstrap_ci, mean_ci, paired_ci, paired_ratio_ci
 
-__all__ = ["DIVERGENCE_THRESHOLD", "diverged", "lr_sensitivity"]
+__all__ = ["DIVERGENCE_THRESHOLD", "diverged", "lr_sensitivity", "Interval", "bootstrap_ci",
+           "mean_ci", "paired_ci", "paired_ratio_ci"]

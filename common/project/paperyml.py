@@ -20,10 +20,19 @@ Schema of ``paper.yml`` (every key listed; anything else is an error)::
         statement: str              # one sentence
         where: str                  # "Fig. 1", "Theorem 4.3", ...
         paper_reports: str          # what the paper reports
+        kind: paper | invariant     # paper: a result the paper reports; invariant: an identity,
+                                    #   reduction or law that holds by construction (tests our code)
         check: hard | report        # hard: asserted; report: measured and shown
         notebook: 01_topic          # the notebook (stem) that checks it
         reason: str                 # required for report claims: why reduced scale cannot decide
         unverified: str             # optional: what about this claim the notes could not verify
+        negative_control: str       # optional: the contrast case on which the claim's condition
+                                    #   must fail (comparative claims); the notebook must check it
+        tuned: [str, ...]           # optional: hyperparameters tuned on a grid for this claim;
+                                    #   the notebook checks each chosen value is interior
+
+Claim statements are plain text (no TeX: they are printed in terminals and page titles); use
+Unicode (σ, ≤, √) instead.
 
 ``params/paper.yaml`` maps notebook stems to the parameters ``SCALE=paper`` injects; every name must
 be a parameter of that notebook's ``parameters`` cell.
@@ -43,12 +52,15 @@ import yaml
 from common import paths
 
 __all__ = ["PaperSpecError", "Paper", "NotebookSpec", "ClaimSpec", "load_paper", "list_papers",
-           "CLAIM_ID_RE"]
+           "CLAIM_ID_RE", "KINDS"]
 
 CLAIM_ID_RE = re.compile(r"^C[0-9]+[a-z]?$")
 ARXIV_RE = re.compile(r"^[0-9]{4}\.[0-9]{4,5}$")
 CONFIDENCE = ("read-in-paper", "read-in-official-code", "reconstructed")
 CHECKS = ("hard", "report")
+#: Kinds of claims, counted apart everywhere: results the paper reports, and invariants of our code.
+KINDS = ("paper", "invariant")
+_TEX_RE = re.compile(r"\$|\\[A-Za-z(\[]")
 
 _PAPER_KEYS = {
     "title": True, "short_title": True, "authors": True, "arxiv": True, "venue": True,
@@ -57,8 +69,9 @@ _PAPER_KEYS = {
 }
 _NOTEBOOK_KEYS = {"file": True, "title": True}
 _CLAIM_KEYS = {
-    "id": True, "statement": True, "where": True, "paper_reports": True, "check": True,
-    "notebook": True, "reason": False, "unverified": False,
+    "id": True, "kind": True, "statement": True, "where": True, "paper_reports": True,
+    "check": True, "notebook": True, "reason": False, "unverified": False,
+    "negative_control": False, "tuned": False,
 }
 
 
@@ -84,8 +97,11 @@ class ClaimSpec:
     paper_reports: str
     check: str
     notebook: str
+    kind: str = "paper"
     reason: str | None = None
     unverified: str | None = None
+    negative_control: str | None = None
+    tuned: tuple[str, ...] = ()
 
     @property
     def hard(self) -> bool:
@@ -228,14 +244,25 @@ def _load_cached(slug: str, _mtime: int) -> Paper:
         if c["notebook"] not in stems:
             _fail(w, f"claim {cid}: notebook {c['notebook']!r} is not in 'notebooks' "
                      f"({', '.join(stems)})")
+        if c["kind"] not in KINDS:
+            _fail(w, f"claim {cid}: 'kind' must be one of {KINDS}, got {c['kind']!r}")
         reason = _str(c, "reason", w, optional=True)
         if c["check"] == "report" and not reason:
             _fail(w, f"claim {cid} is report-only: say why in 'reason'")
+        statement = _str(c, "statement", w)
+        if _TEX_RE.search(statement):
+            _fail(w, f"claim {cid}: the statement is printed as plain text; write it without "
+                     f"TeX ($, \\command), e.g. with Unicode symbols: {statement!r}")
+        tuned = c.get("tuned") or []
+        if not (isinstance(tuned, list) and all(isinstance(t, str) and t for t in tuned)):
+            _fail(w, f"claim {cid}: 'tuned' must be a list of hyperparameter names, got {tuned!r}")
         claims.append(ClaimSpec(
-            id=cid, statement=_str(c, "statement", w), where=_str(c, "where", w),
+            id=cid, statement=statement, where=_str(c, "where", w),
             paper_reports=_str(c, "paper_reports", w), check=c["check"],
-            notebook=c["notebook"], reason=reason,
-            unverified=_str(c, "unverified", w, optional=True)))
+            notebook=c["notebook"], kind=c["kind"], reason=reason,
+            unverified=_str(c, "unverified", w, optional=True),
+            negative_control=_str(c, "negative_control", w, optional=True),
+            tuned=tuple(tuned)))
     ids = [c.id for c in claims]
     dupes = sorted({x for x in ids if ids.count(x) > 1})
     if dupes:

@@ -32,7 +32,9 @@ def make_notebook(path: Path, slug: str, stem: str, checks: str, body: str = "")
 
 
 def make_paper(root: Path, slug: str, *, claims=(("C1", "hard"),), checks: str | None = None,
-               body: str = "", extra: dict | None = None) -> Path:
+               body: str = "", extra: dict | None = None,
+               claim_extra: dict[str, dict] | None = None) -> Path:
+    """A paper with one notebook; ``claim_extra`` adds keys to a claim's entry, by id."""
     folder = root / "papers" / slug
     (folder / "params").mkdir(parents=True, exist_ok=True)
     spec = {
@@ -40,11 +42,13 @@ def make_paper(root: Path, slug: str, *, claims=(("C1", "hard"),), checks: str |
         "arxiv": "2501.00001", "venue": "preprint", "year": 2025, "official_code": None,
         "notes_confidence": "reconstructed", "bibtex": "demo2025", "summary": "A demo.",
         "notebooks": [{"file": "01_demo.ipynb", "title": "Demo"}],
-        "claims": [{"id": cid, "statement": f"claim {cid}", "where": "Fig. 1",
+        "claims": [{"id": cid, "kind": "paper", "statement": f"claim {cid}", "where": "Fig. 1",
                     "paper_reports": "something", "check": kind, "notebook": "01_demo",
                     **({"reason": "too small"} if kind == "report" else {})}
                    for cid, kind in claims],
     }
+    for c in spec["claims"]:
+        c.update((claim_extra or {}).get(c["id"], {}))
     spec.update(extra or {})
     (folder / "paper.yml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     (folder / "params" / "paper.yaml").write_text("01_demo:\n  threshold: 2.0\n")

@@ -59,7 +59,7 @@ def test_unchecked_and_foreign_claims_are_errors(paper, results_dir):
     with pytest.raises(ClaimsIncomplete, match="not assigned"):
         c.check("C9", "x", 1, "<", 2)
     c.check("C1", "x", 1, "<", 2)
-    with pytest.raises(ClaimsIncomplete, match=r"\['C2'\]"):
+    with pytest.raises(ClaimsIncomplete, match="C2 was assigned in paper.yml but never checked"):
         c.finish()
 
 
@@ -81,4 +81,165 @@ def test_tables_escape_and_count():
     md = format_markdown([rec], link="{notebook}.ipynb")
     assert "a \\| b" in md and md.count("\n") == 2
     assert "[01_demo](01_demo.ipynb)" in md
-    assert format_plain([rec]).endswith("1 PASS, 0 FAIL, 0 REPORT")
+    assert format_plain([rec]).endswith("paper: 1 PASS, 0 FAIL, 0 REPORT")
+
+
+# ---- margins, seed spread, negative controls, interior optima, kinds ----------------------------
+
+def _one(c, cid="C1"):
+    return next(r for r in c.records() if r["id"] == cid)
+
+
+def test_margin_is_relative_to_the_threshold(paper, results_dir):
+    c = Claims(paper, "01_demo")
+    c.check("C1", "loss", 0.5, "<", 2.0)
+    c.check_true("C2", "x", True)
+    r = _one(c)
+    assert r["margin"]["rel"] == pytest.approx(0.75) and r["margin"]["abs"] == pytest.approx(1.5)
+    assert r["margin_text"] == "+75%"
+    assert r["status"] == "PASS" and not r["fragile"]
+
+
+def test_the_worst_check_sets_the_claim_margin(paper, results_dir):
+    c = Claims(paper, "01_demo")
+    c.check("C1", "far", 0.01, "<", 1.0)
+    c.check("C1", "close", 0.9, "<", 1.0)
+    c.check("C1", "in", 1.5, "in", (1.0, 3.0))
+    c.check_true("C2", "x", True)
+    assert _one(c)["margin"]["rel"] == pytest.approx(0.1)
+
+
+def test_a_hard_pass_inside_the_seed_spread_is_report_fragile(paper, results_dir):
+    c = Claims(paper, "01_demo")
+    c.check("C1", "gap", 0.10, ">", 0.0, spread=0.2)  # holds, but within one spread
+    c.check_true("C2", "x", True)
+    r = _one(c)
+    assert r["status"] == "REPORT" and r["fragile"] and r["holds"]
+    assert "inside the seed spread" in r["measured"]
+    assert "1 fragile" in format_plain(c.records())
+    c.finish()  # a fragile hard claim is not a failure
+
+
+def test_a_paired_interval_decides_only_when_it_clears_the_bound(paper, results_dir):
+    a = [0.90, 0.91, 0.92, 0.93, 0.94]
+    clear = Claims(paper, "01_demo")
+    assert clear.check_paired("C1", "acc A - B", a, [x - 0.05 for x in a], ">", 0.0)
+    clear.check_true("C2", "x", True)
+    assert _one(clear)["status"] == "PASS"  # zero spread of the differences: decided
+    noisy = Claims(paper, "01_demo")
+    b = [0.95, 0.80, 0.97, 0.85, 0.90]  # mean difference > 0, but the interval straddles 0
+    assert noisy.check_paired("C1", "acc A - B", a, b, ">", 0.0)
+    noisy.check_true("C2", "x", True)
+    r = _one(noisy)
+    assert r["status"] == "REPORT" and r["fragile"]
+    assert "95% CI, n=5" in r["measured"]
+
+
+def test_a_one_seed_comparison_is_never_decided(paper, results_dir):
+    c = Claims(paper, "01_demo")
+    c.check_paired("C1", "acc A - B", [0.9], [0.5], ">", 0.0)
+    c.check_true("C2", "x", True)
+    assert _one(c)["status"] == "REPORT" and _one(c)["fragile"]
+
+
+def test_a_decided_failure_is_fail_and_an_undecided_one_is_report(paper, results_dir):
+    c = Claims(paper, "01_demo")
+    c.check("C1", "gap", -0.5, ">", 0.0, spread=0.1)
+    c.check_true("C2", "x", True)
+    assert _one(c)["status"] == "FAIL"
+    c = Claims(paper, "01_demo")
+    c.check("C1", "gap", -0.05, ">", 0.0, spread=0.1)
+    c.check_true("C2", "x", True)
+    assert _one(c)["status"] == "REPORT" and not _one(c)["holds"]
+
+
+@pytest.fixture
+def controlled(scratch_repo):
+    make_paper(scratch_repo, "ctrl-paper", claims=[("C1", "hard")], claim_extra={
+        "C1": {"negative_control": "Clip-SGD's spread exceeds 0.2", "tuned": ["lr"]}})
+    return "ctrl-paper"
+
+
+def test_a_negative_control_must_fail_on_the_contrast_case(controlled, results_dir):
+    c = Claims(controlled, "01_demo")
+    c.check("C1", "Clip21 spread", 0.05, "<=", 0.2)
+    assert c.control("C1", "Clip-SGD spread", 0.5, "<=", 0.2)  # condition fails: control ok
+    c.interior("C1", "lr", [1e-3, 1e-2, 1e-1], 1e-2, label="Clip21")
+    r = _one(c)
+    assert r["status"] == "PASS" and r["controls"] == 1
+    assert "must fail here: it fails" in r["measured"]
+    bad = Claims(controlled, "01_demo")
+    bad.check("C1", "Clip21 spread", 0.05, "<=", 0.2)
+    assert not bad.control("C1", "Clip-SGD spread", 0.19, "<=", 0.2)  # cannot discriminate
+    bad.interior("C1", "lr", [1e-3, 1e-2, 1e-1], 1e-2)
+    assert _one(bad)["status"] == "FAIL"
+    assert "CONTROL HOLDS" in _one(bad)["measured"]
+    with pytest.raises(ClaimCheckFailed):
+        bad.finish()
+
+
+def test_a_nan_control_never_passes(controlled, results_dir):
+    c = Claims(controlled, "01_demo")
+    assert not c.control("C1", "B", math.nan, "<=", 0.2)
+
+
+def test_a_tuned_value_on_the_grid_edge_fails(controlled, results_dir):
+    c = Claims(controlled, "01_demo")
+    c.check("C1", "Clip21 spread", 0.05, "<=", 0.2)
+    c.control("C1", "Clip-SGD spread", 0.5, "<=", 0.2)
+    assert not c.interior("C1", "lr", [1e-3, 1e-2, 1e-1], 1e-3, label="Clip21")
+    assert _one(c)["status"] == "FAIL" and "ON THE GRID EDGE" in _one(c)["measured"]
+    with pytest.raises(ValueError, match="at least 3"):
+        c.interior("C1", "lr", [1e-3, 1e-2], 1e-3)
+
+
+def test_a_claim_missing_its_control_or_interior_check_is_incomplete(controlled, results_dir):
+    c = Claims(controlled, "01_demo")
+    c.check("C1", "Clip21 spread", 0.05, "<=", 0.2)
+    with pytest.raises(ClaimsIncomplete, match="negative control") as err:
+        c.finish()
+    assert "claims.interior('C1', 'lr'" in str(err.value)
+
+
+def test_kinds_are_counted_apart(scratch_repo, results_dir):
+    make_paper(scratch_repo, "kinds-paper", claims=[("C1", "hard"), ("C2", "hard")],
+               claim_extra={"C2": {"kind": "invariant"}})
+    c = Claims("kinds-paper", "01_demo")
+    c.check("C1", "x", 1, "<", 2)
+    c.check("C2", "identity error", 0.0, "<", 1e-12)
+    text = format_plain(c.records())
+    assert text.endswith("paper: 1 PASS, 0 FAIL, 0 REPORT · invariant: 1 PASS, 0 FAIL, 0 REPORT")
+    assert "| invariant |" in format_markdown(c.records())
+
+
+@pytest.mark.parametrize("extra,match", [
+    ({"kind": "theorem"}, "'kind' must be one of"),
+    ({"statement": "the loss is $O(1/k)$"}, "without TeX"),
+    ({"statement": r"rate \\frac{1}{k}"}, "without TeX"),
+    ({"tuned": "lr"}, "'tuned' must be a list"),
+])
+def test_paper_yml_claim_fields_are_validated(scratch_repo, extra, match):
+    from common.project.paperyml import PaperSpecError, load_paper
+
+    make_paper(scratch_repo, "bad-paper", claim_extra={"C1": extra})
+    with pytest.raises(PaperSpecError, match=match):
+        load_paper("bad-paper")
+
+
+def test_a_missing_kind_is_an_error(scratch_repo):
+    import yaml
+
+    from common.project.paperyml import PaperSpecError, load_paper
+
+    folder = make_paper(scratch_repo, "nokind-paper")
+    spec = yaml.safe_load((folder / "paper.yml").read_text())
+    del spec["claims"][0]["kind"]
+    (folder / "paper.yml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(PaperSpecError, match="missing required key 'kind'"):
+        load_paper("nokind-paper")
+
+
+def test_interval_values_are_printed_with_their_interval(paper, results_dir):
+    from common.metrics.stats import Interval
+
+    assert fmt(Interval(0.5, 0.25, 0.75, 0.95, 4)) == "0.5 [0.25, 0.75] (95% CI, n=4)"

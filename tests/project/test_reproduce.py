@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -27,7 +28,8 @@ def test_a_passing_paper_prints_its_table_and_publishes(scratch_repo):
     make_paper(scratch_repo, "demo-paper", claims=[("C1", "hard"), ("C2", "report")])
     out = _reproduce(scratch_repo, "--paper", "demo-paper")
     assert out.returncode == 0, out.stderr
-    assert "C1    PASS" in out.stdout and "C2    REPORT" in out.stdout
+    assert re.search(r"^C1 +paper +PASS", out.stdout, re.M)
+    assert re.search(r"^C2 +paper +REPORT", out.stdout, re.M)
     nb_dir = scratch_repo / "results" / "demo-paper" / "cpu" / "01_demo"
     assert (nb_dir / "01_demo.ipynb").is_file()
     assert json.loads((nb_dir / "claims.json").read_text())["scale"] == "cpu"
@@ -41,7 +43,7 @@ def test_a_failing_hard_claim_exits_1_and_keeps_the_evidence(scratch_repo):
     make_paper(scratch_repo, "demo-paper", body="value = 3.0 * threshold")
     out = _reproduce(scratch_repo, "--paper", "demo-paper")
     assert out.returncode == 1
-    assert "C1    FAIL" in out.stdout and "hard claim failed" in out.stderr
+    assert re.search(r"^C1 +paper +FAIL", out.stdout, re.M) and "hard claim failed" in out.stderr
     assert (scratch_repo / "results/demo-paper/cpu/01_demo/claims.json").is_file()
 
 
