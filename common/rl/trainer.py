@@ -34,7 +34,7 @@ import torch
 
 from common.rl.advantages import group_advantages
 from common.rl.filters import filter_rates, get_filter
-from common.rl.loss import clipped_token_loss
+from common.rl.loss import AGGREGATIONS, clipped_token_loss
 from common.rl.sampler import aas_inflation, get_sampler, update_filter_rate
 from common.rl.task_weights import TaskWeightState, iwu_step, task_weights_init
 
@@ -54,6 +54,8 @@ class GRPOSettings:
     kl_coef: float = 0.0           # [0]
     max_grad_norm: float = 1.0     # [1.0]
     temperature: float = 1.0       # sampling temperature [1.0]
+    micro_batch_size: int | None = None  # sequences per forward/backward (gradient
+                                         # accumulation inside a minibatch); None: all at once
 
     def __post_init__(self):
         for name in ("group_size", "batch_size", "num_minibatches"):
@@ -63,6 +65,11 @@ class GRPOSettings:
             raise ValueError(f"group_size={self.group_size}: GRPO needs >= 2 rollouts per prompt")
         if self.max_grad_norm <= 0 or self.temperature <= 0:
             raise ValueError("max_grad_norm and temperature must be > 0")
+        if self.micro_batch_size is not None and self.micro_batch_size < 1:
+            raise ValueError(f"micro_batch_size={self.micro_batch_size}: must be >= 1 or None")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation={self.aggregation!r}: allowed are "
+                             f"{sorted(AGGREGATIONS)}")
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,65 @@ def _seq_loss(per_token: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (per_token * mask).sum(-1) / mask.sum(-1).clamp_min(1)
 
 
+def _repeat(x, G: int):
+    """Each row ``G`` times in a row (tensors, NumPy arrays)."""
+    if isinstance(x, torch.Tensor):
+        return x.repeat_interleave(G, dim=0)
+    return np.repeat(np.asarray(x, dtype=object if not isinstance(x, np.ndarray) else None),
+                     G, axis=0)
+
+
+def _cat_left_padded(tensors: list[torch.Tensor], pad_id: int) -> torch.Tensor:
+    """Concatenate left-padded ``(n_i, P_i)`` prompt tensors, padding to the widest."""
+    width = max(t.shape[1] for t in tensors)
+    return torch.cat([torch.nn.functional.pad(t, (width - t.shape[1], 0), value=pad_id)
+                      for t in tensors])
+
+
+#: The share of a micro-batch in its minibatch's aggregated loss, so that accumulating the
+#: micro-batches' gradients gives the minibatch's gradient exactly.
+_MICRO_WEIGHT = {
+    "token_mean": lambda mask, total: mask.sum() / total.sum().clamp_min(1),
+    "seq_mean_token_mean": lambda mask, total: mask.shape[0] / total.shape[0],
+    "seq_mean_token_sum": lambda mask, total: mask.shape[0] / total.shape[0],
+}
+
+
+def _minibatch_update(policy, optimizer, prompts, comp, old_logp, adv, mask, settings,
+                      method) -> tuple[torch.Tensor, float, torch.Tensor]:
+    """One optimiser step on a minibatch (accumulating micro-batches); returns the per-token
+    loss (detached), the aggregated loss and the clip fraction."""
+    n = comp.shape[0]
+    size = settings.micro_batch_size or n
+    kw = dict(eps_low=settings.eps_low, eps_high=method.eps_high,
+              aggregation=settings.aggregation)
+    optimizer.zero_grad(set_to_none=True)
+    per_token, total, clip = [], 0.0, 0.0
+    for idx in torch.split(torch.arange(n), size):
+        loss, info = clipped_token_loss(policy.token_logprobs(prompts[idx], comp[idx]),
+                                        old_logp[idx], adv[idx], mask[idx], **kw)
+        w = float(_MICRO_WEIGHT[settings.aggregation](mask[idx], mask))
+        (loss * w).backward()
+        per_token.append(info["per_token"].detach())
+        total += float(loss.detach()) * w
+        clip += float(info["clip_frac"]) * float(mask[idx].sum() / mask.sum().clamp_min(1))
+    torch.nn.utils.clip_grad_norm_(list(policy.parameters()), settings.max_grad_norm)
+    optimizer.step()
+    return torch.cat(per_token), total, clip
+
+
+@torch.no_grad()
+def _per_token_loss(policy, prompts, comp, old_logp, adv, mask, settings, method):
+    size = settings.micro_batch_size or comp.shape[0]
+    out = []
+    for idx in torch.split(torch.arange(comp.shape[0]), size):
+        _, info = clipped_token_loss(policy.token_logprobs(prompts[idx], comp[idx]),
+                                     old_logp[idx], adv[idx], mask[idx],
+                                     eps_low=settings.eps_low, eps_high=method.eps_high)
+        out.append(info["per_token"])
+    return torch.cat(out)
+
+
 def train_step(policy, optimizer: torch.optim.Optimizer, tasks, method: MultiTaskMethod,
                settings: GRPOSettings, state: TrainState, rng: np.random.Generator,
                generator: torch.Generator | None = None) -> dict[str, Any]:
@@ -154,10 +220,9 @@ def train_step(policy, optimizer: torch.optim.Optimizer, tasks, method: MultiTas
 
     def draw(task_ids: np.ndarray) -> np.ndarray:
         prompts, answers, lens = tasks.prompts(task_ids, rng)
-        rep = lambda t: t.repeat_interleave(G, dim=0)  # noqa: E731
-        comp, mask = policy.generate(rep(prompts), tasks.max_new_tokens,
+        comp, mask = policy.generate(_repeat(prompts, G), tasks.max_new_tokens,
                                      temperature=settings.temperature, generator=generator)
-        rewards = tasks.rewards(rep(answers), rep(lens), comp).view(-1, G)
+        rewards = tasks.rewards(_repeat(answers, G), _repeat(lens, G), comp).view(-1, G)
         keep = keep_fn(rewards)
         pool.append({"tasks": torch.as_tensor(task_ids), "prompts": prompts,
                      "completions": comp.view(-1, G, comp.shape[1]),
@@ -170,7 +235,8 @@ def train_step(policy, optimizer: torch.optim.Optimizer, tasks, method: MultiTas
     res = get_sampler(method.sampler)(z, settings.batch_size, draw, rng,
                                       oversample=method.oversample,
                                       max_rounds=method.max_rounds, inflation=inflation)
-    drawn = {k: torch.cat([p[k] for p in pool]) for k in pool[0]}
+    drawn = {k: torch.cat([p[k] for p in pool]) for k in pool[0] if k != "prompts"}
+    drawn["prompts"] = _cat_left_padded([p["prompts"] for p in pool], policy.pad_id)
     # statistics of everything drawn (pre-filter): accuracy J_k and filter rates rho_k
     solved = (drawn["rewards"] >= 1.0).double().mean(1).numpy()
     acc = np.array([solved[res.drawn_tasks == k].mean() if (res.drawn_tasks == k).any()
@@ -190,7 +256,9 @@ def train_step(policy, optimizer: torch.optim.Optimizer, tasks, method: MultiTas
         comp = drawn["completions"][sel].flatten(0, 1)
         mask = drawn["mask"][sel].flatten(0, 1)
         with torch.no_grad():
-            old_logp = policy.token_logprobs(prompts, comp)
+            size = settings.micro_batch_size or comp.shape[0]
+            old_logp = torch.cat([policy.token_logprobs(prompts[i], comp[i])
+                                  for i in torch.split(torch.arange(comp.shape[0]), size)])
         dev = old_logp.device
         adv = group_advantages(drawn["rewards"][sel]).flatten().to(dev, old_logp.dtype)
         mask = mask.to(dev)
@@ -198,23 +266,13 @@ def train_step(policy, optimizer: torch.optim.Optimizer, tasks, method: MultiTas
         for mb in torch.tensor_split(order, settings.num_minibatches):
             if mb.numel() == 0:
                 continue
-            args = (old_logp[mb], adv[mb], mask[mb])
-            kw = dict(eps_low=settings.eps_low, eps_high=method.eps_high,
-                      aggregation=settings.aggregation)
-            loss, info = clipped_token_loss(policy.token_logprobs(prompts[mb], comp[mb]),
-                                            *args, **kw)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(policy.parameters()), settings.max_grad_norm)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            clips.append(float(info["clip_frac"]))
+            batch = (prompts[mb], comp[mb], old_logp[mb], adv[mb], mask[mb])
+            before, loss, clip = _minibatch_update(policy, optimizer, *batch, settings, method)
+            losses.append(loss)
+            clips.append(clip)
             if method.iwu is not None:
-                with torch.no_grad():
-                    _, after = clipped_token_loss(policy.token_logprobs(prompts[mb], comp[mb]),
-                                                  *args, **kw)
-                gain = (_seq_loss(info["per_token"].detach(), mask[mb])
-                        - _seq_loss(after["per_token"], mask[mb])).double().cpu()
+                after = _per_token_loss(policy, *batch, settings, method)
+                gain = (_seq_loss(before, mask[mb]) - _seq_loss(after, mask[mb])).double().cpu()
                 improvement = torch.zeros(K, dtype=torch.float64).index_add_(
                     0, seq_task[mb], gain).numpy()
                 acc_now = np.nan_to_num(state.accuracy, nan=0.0)

@@ -133,3 +133,19 @@ def test_get_method_errors():
         get_method("PPO")
     with pytest.raises(ValueError, match="sampler"):
         get_method("GRPO", sampler="rps")
+
+
+def test_micro_batches_accumulate_to_the_minibatch_gradient():
+    # the same step with and without micro-batching gives the same parameters
+    params = []
+    for micro in (None, 3):
+        ts, pol = _tiny_setup(seed=1)
+        opt = torch.optim.SGD(pol.parameters(), lr=0.5)
+        settings = GRPOSettings(group_size=4, batch_size=4, num_minibatches=1,
+                                micro_batch_size=micro, max_grad_norm=1e6)
+        train_step(pol, opt, ts, get_method("GRPO"), settings, init_state(3),
+                   np.random.default_rng(0), torch.Generator().manual_seed(0))
+        params.append(torch.cat([p.detach().flatten() for p in pol.parameters()]))
+    assert not torch.equal(params[0], torch.cat([p.detach().flatten() for p in
+                                                 _tiny_setup(seed=1)[1].parameters()]))
+    assert torch.allclose(params[0], params[1], atol=1e-6)  # float32 summation order
