@@ -29,6 +29,7 @@ TRL's ``_compute_loss`` on the same batch (``tests/rl/test_trl_reference.py``).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ def load_causal_lm(model_id: str, *, cache_dir: str | os.PathLike | None = None,
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub at import time
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     where = (str(cache_dir) if cache_dir is not None else
              os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface")
@@ -163,7 +167,9 @@ def paper_grpo_config(output_dir: str | os.PathLike, **overrides):
         steps_per_generation=accum * minibatches, max_steps=720, report_to="none",
         logging_steps=1, save_strategy="no", seed=0)
     kw.update(overrides)
-    return GRPOConfig(**kw)
+    with warnings.catch_warnings():  # transformers' own deprecation of a field TRL sets
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        return GRPOConfig(**kw)
 
 
 def settings_from_trl(config) -> GRPOSettings:
@@ -278,6 +284,9 @@ def save_tiny_random_lm(folder: str | os.PathLike, *, seed: int = 0, hidden_size
     the paper-scale path."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     vocab = {t: i for i, t in enumerate(("<unk>", "<pad>", "<eos>") + tuple(_TINY_CHARS))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
