@@ -45,6 +45,7 @@ _METHOD_COLORS = {
     "SGD": "#000000", "SGDM": "#D55E00", "SGDM (heavy ball)": "#E69F00", "NGN": "#56B4E9",
     "NGN-M": "#0072B2", "NGN-M v2": "#CC79A7", "NGN-MDv1": "#009E73", "NGN-MDv2": "#F0E442",
     "Adam": "#CC79A7", "AdamW": "#CC79A7", "SignSGD": "#009E73", "RMSprop": "#E69F00",
+    "GRPO": "#000000", "DAPO": "#E69F00", "MT-GRPO": "#0072B2",
 }
 
 
