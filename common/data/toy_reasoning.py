@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["VOCAB", "TOKEN", "ToyTask", "ToyTaskSet", "FAMILIES", "make_task", "decode"]
+__all__ = ["VOCAB", "TOKEN", "ToyTask", "ToyTaskSet", "FAMILIES", "make_task", "decode",
+           "token_answer_reward"]
 
 VOCAB: tuple[str, ...] = tuple(str(d) for d in range(10)) + ("A", "B", "C", "=", ">", "|",
                                                               "<eos>", "<pad>")
@@ -159,8 +160,6 @@ class ToyTaskSet:
 
     def rewards(self, answers: torch.Tensor, answer_lens: torch.Tensor,
                 completions: torch.Tensor) -> torch.Tensor:
-        from common.rl.rewards import token_answer_reward
-
         return token_answer_reward(completions, answers, answer_lens, eos_id=EOS,
                                    num_digits=10)
 
@@ -179,3 +178,33 @@ class ToyTaskSet:
 def decode(tokens) -> str:
     """Token ids as text (``"A 3 4 = 7 <eos>"``), for printing examples."""
     return " ".join(VOCAB[int(t)] for t in tokens)
+
+
+def token_answer_reward(completions: torch.Tensor, answers: torch.Tensor,
+                        answer_lens: torch.Tensor, *, eos_id: int, num_digits: int = 10,
+                        correct_reward: float = 1.0, format_reward: float = 0.1) -> torch.Tensor:
+    """Rewards ``(n,)`` of token completions ``(n, T)`` against ``answers`` ``(n, A)``: the
+    paper's 1 (correct) / 0.1 (well-formed but wrong) / 0 scheme (:mod:`common.rl.rewards`).
+
+    Well-formed: the first EOS is at position ``answer_lens[i]`` and every token before it is a
+    digit (id < ``num_digits``). Correct: well-formed and those tokens equal the answer.
+    """
+    n, T = completions.shape
+    if answers.shape[0] != n or answer_lens.shape != (n,):
+        raise ValueError(f"answers {tuple(answers.shape)} / answer_lens "
+                         f"{tuple(answer_lens.shape)} do not match {n} completions")
+    is_eos = completions == eos_id
+    first_eos = torch.where(is_eos.any(1), is_eos.int().argmax(1), torch.full((n,), T))
+    pos = torch.arange(T).unsqueeze(0)
+    before = pos < answer_lens.unsqueeze(1)
+    digits_ok = ((completions < num_digits) | ~before).all(1)
+    well_formed = (first_eos == answer_lens) & digits_ok
+    A = min(answers.shape[1], T)
+    target = torch.full((n, T), -1, dtype=completions.dtype)
+    target[:, :A] = answers[:, :A]
+    match = ((completions == target) | ~before).all(1)
+    correct = well_formed & match
+    out = torch.zeros(n, dtype=torch.float64)
+    out[well_formed] = format_reward
+    out[correct] = correct_reward
+    return out

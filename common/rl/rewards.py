@@ -7,8 +7,8 @@ answer is compared case-insensitively with the reference (Zebra, ARC), or, for C
 an arithmetic expression over ``+ - * / ( )`` that uses each given number exactly once and
 evaluates to the target within 1e-5.
 
-:func:`token_answer_reward` is the same scheme for the toy tasks of
-:mod:`common.data.toy_reasoning`, whose completions are token ids: well-formed means "exactly
+:func:`token_answer_reward` (defined with the toy tasks in :mod:`common.data.toy_reasoning`,
+re-exported here) is the same scheme for token-id completions: well-formed means "exactly
 ``answer_len`` digit tokens, then EOS".
 
 Departure from the official code: the Countdown expression is evaluated by walking its Python
@@ -22,7 +22,7 @@ import ast
 import operator
 import re
 
-import torch
+from common.data.toy_reasoning import token_answer_reward
 
 __all__ = ["CORRECT", "FORMAT_ONLY", "outcome_reward", "last_boxed", "exact_match_reward",
            "countdown_reward", "token_answer_reward"]
@@ -101,32 +101,3 @@ def countdown_reward(text: str, numbers, target: float) -> float:
     except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
         return FORMAT_ONLY
     return outcome_reward(abs(value - float(target)) < 1e-5, True)
-
-
-def token_answer_reward(completions: torch.Tensor, answers: torch.Tensor,
-                        answer_lens: torch.Tensor, *, eos_id: int, num_digits: int = 10
-                        ) -> torch.Tensor:
-    """Rewards ``(n,)`` of token completions ``(n, T)`` against ``answers`` ``(n, A)``.
-
-    Well-formed: the first EOS is at position ``answer_lens[i]`` and every token before it is a
-    digit (id < ``num_digits``). Correct: well-formed and those tokens equal the answer.
-    """
-    n, T = completions.shape
-    if answers.shape[0] != n or answer_lens.shape != (n,):
-        raise ValueError(f"answers {tuple(answers.shape)} / answer_lens "
-                         f"{tuple(answer_lens.shape)} do not match {n} completions")
-    is_eos = completions == eos_id
-    first_eos = torch.where(is_eos.any(1), is_eos.int().argmax(1), torch.full((n,), T))
-    pos = torch.arange(T).unsqueeze(0)
-    before = pos < answer_lens.unsqueeze(1)
-    digits_ok = ((completions < num_digits) | ~before).all(1)
-    well_formed = (first_eos == answer_lens) & digits_ok
-    A = min(answers.shape[1], T)
-    target = torch.full((n, T), -1, dtype=completions.dtype)
-    target[:, :A] = answers[:, :A]
-    match = ((completions == target) | ~before).all(1)
-    correct = well_formed & match
-    out = torch.zeros(n, dtype=torch.float64)
-    out[well_formed] = FORMAT_ONLY
-    out[correct] = CORRECT
-    return out
