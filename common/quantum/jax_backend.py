@@ -26,7 +26,7 @@ import numpy as np
 from common.quantum.circuit import GATES, PAULI_MATRICES, Circuit, Gate
 from common.quantum.paulis import PauliSum
 
-__all__ = ["make_cost_and_grad", "resolve_jax_device", "PRECISIONS"]
+__all__ = ["JaxStatevector", "make_cost_and_grad", "resolve_jax_device", "PRECISIONS"]
 
 PRECISIONS = ("double", "single")
 
@@ -57,59 +57,83 @@ def _apply(psi, mat, qubits):
     return jnp.moveaxis(out, tuple(range(k)), tuple(qubits))
 
 
-def make_cost_and_grad(circuit: Circuit, observable: PauliSum | str, *, device: str = "auto",
-                       precision: str = "double") -> Callable:
-    """A function ``theta (D,) or (B, D) -> (C, grad)`` (NumPy outputs) running on ``device``."""
-    import jax
-    import jax.numpy as jnp
+def _observable_tables(obs: PauliSum, cdt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source indices (T, 2^N), phases (T, 2^N), coefficients (T,)) of the terms' actions."""
+    from common.quantum.statevector import _pauli_action
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}: allowed {PRECISIONS}")
-    obs = PauliSum.coerce(observable, circuit.num_qubits)
-    dev = resolve_jax_device(device)
-    n = circuit.num_qubits
-    double = precision == "double"
-    cdt = np.complex128 if double else np.complex64
-    fixed = {name: np.asarray(g.matrix, cdt) for name, g in GATES.items()}
-    paulis = {c: np.asarray(m, cdt) for c, m in PAULI_MATRICES.items()}
-    ops = circuit.ops
+    src, phase = zip(*(_pauli_action(p) for p in obs.paulis))
+    return np.stack(src), np.stack(phase).astype(cdt), obs.coeffs
 
-    def state(theta):
-        psi = jnp.zeros((2,) * n, cdt).at[(0,) * n].set(1.0)
-        for op in ops:
-            if isinstance(op, Gate):
-                psi = _apply(psi, jnp.asarray(fixed[op.name]), op.qubits)
-            else:
-                gen = np.ones((1, 1), cdt)
-                for letter in op.pauli:
-                    gen = np.kron(gen, paulis[letter])
-                half = theta[op.param] / 2
-                mat = jnp.cos(half) * jnp.eye(len(gen), dtype=cdt) - 1j * jnp.sin(half) * gen
-                psi = _apply(psi, mat.astype(cdt), op.qubits)
-        return psi
 
-    def cost(theta):
-        psi = state(theta)
-        total = 0.0
-        for c, p in obs.terms:
-            phi = psi
-            for q, letter in enumerate(p):
-                if letter != "I":
-                    phi = _apply(phi, jnp.asarray(paulis[letter]), (q,))
-            total = total + c * jnp.real(jnp.vdot(psi, phi))
-        return total
+class JaxStatevector:
+    """One compiled program for a circuit ``U``: ``theta (B, D) -> (C, grad)`` for any observable
+    on ``N`` qubits and any input state, both passed as data (so the LCE of every seed, given by
+    :meth:`common.quantum.lce.LCE.effective`, reuses the program compiled for the bare ansatz)."""
 
-    with jax.enable_x64(double):
-        fn = jax.jit(jax.vmap(jax.value_and_grad(cost)))
+    def __init__(self, circuit: Circuit, *, device: str = "auto", precision: str = "double"):
+        import jax
+        import jax.numpy as jnp
 
-    def cost_and_grad(theta):
-        th = circuit.check_theta(theta)
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision={precision!r}: allowed {PRECISIONS}")
+        self.circuit = circuit
+        self.device = resolve_jax_device(device)
+        self.double = precision == "double"
+        cdt = self.cdt = np.complex128 if self.double else np.complex64
+        n = circuit.num_qubits
+        fixed = {name: np.asarray(g.matrix, cdt) for name, g in GATES.items()}
+        paulis = {c: np.asarray(m, cdt) for c, m in PAULI_MATRICES.items()}
+        ops = circuit.ops
+
+        def state(theta, psi0):
+            psi = psi0.reshape((2,) * n)
+            for op in ops:
+                if isinstance(op, Gate):
+                    psi = _apply(psi, jnp.asarray(fixed[op.name]), op.qubits)
+                else:
+                    gen = np.ones((1, 1), cdt)
+                    for letter in op.pauli:
+                        gen = np.kron(gen, paulis[letter])
+                    half = theta[op.param] / 2
+                    mat = jnp.cos(half) * jnp.eye(len(gen), dtype=cdt) - 1j * jnp.sin(half) * gen
+                    psi = _apply(psi, mat.astype(cdt), op.qubits)
+            return psi.reshape(-1)
+
+        def cost(theta, psi0, src, phase, coeffs):
+            psi = state(theta, psi0)
+            vals = jnp.real(jnp.sum(psi.conj()[None, :] * phase * psi[src], axis=1))
+            return jnp.sum(coeffs * vals)
+
+        with jax.enable_x64(self.double):
+            self._fn = jax.jit(jax.vmap(jax.value_and_grad(cost), in_axes=(0, 0, None, None,
+                                                                            None)))
+
+    def cost_and_grad(self, theta, observable: PauliSum | str, psi0: np.ndarray | None = None):
+        """``(C, grad)`` like :func:`common.quantum.statevector.cost_and_grad`; ``psi0`` the input
+        state (default :math:`|0\\rangle`), shape ``(2**N,)`` or one per parameter vector."""
+        import jax
+
+        n = self.circuit.num_qubits
+        obs = PauliSum.coerce(observable, n)
+        th = self.circuit.check_theta(theta)
         single = th.ndim == 1
-        with jax.enable_x64(double):
-            x = jax.device_put(np.atleast_2d(th).astype(np.float64 if double else np.float32),
-                               dev)
-            values, grads = fn(x)
+        th = np.atleast_2d(th)
+        if psi0 is None:
+            psi0 = np.zeros(2 ** n, complex)
+            psi0[0] = 1.0
+        psi0 = np.broadcast_to(np.asarray(psi0, complex), (len(th), 2 ** n))
+        src, phase, coeffs = _observable_tables(obs, self.cdt)
+        real = np.float64 if self.double else np.float32
+        with jax.enable_x64(self.double):
+            args = [th.astype(real), psi0.astype(self.cdt), src, phase, coeffs.astype(real)]
+            values, grads = self._fn(*jax.device_put(args, self.device))
             values, grads = np.asarray(values, float), np.asarray(grads, float)
         return (float(values[0]), grads[0]) if single else (values, grads)
 
-    return cost_and_grad
+
+def make_cost_and_grad(circuit: Circuit, observable: PauliSum | str, *, device: str = "auto",
+                       precision: str = "double") -> Callable:
+    """``theta (D,) or (B, D) -> (C, grad)`` (NumPy outputs) for one observable, on ``device``."""
+    program = JaxStatevector(circuit, device=device, precision=precision)
+    obs = PauliSum.coerce(observable, circuit.num_qubits)
+    return lambda theta: program.cost_and_grad(theta, obs)

@@ -109,6 +109,24 @@ class LCE:
     q_out: tuple[Gate, ...]     # the phase inducer Q~
     branch: str                 # "anticommutes", "P_j = V", "P_j = I", "P_j = I + W2"
 
+    def effective(self, observable: PauliSum | str) -> tuple[np.ndarray, PauliSum]:
+        """The same cost on the bare ansatz: ``(Q|0>, Q~^† O Q~)``.
+
+        :math:`C_{\\text{LCE}}(\\theta) = \\langle\\psi_0|U^\\dagger O' U|\\psi_0\\rangle` with
+        :math:`|\\psi_0\\rangle = Q|0\\rangle` (a product state) and
+        :math:`O' = \\tilde Q^\\dagger O \\tilde Q` (signed Pauli terms), so an accelerator
+        program compiled once for ``U`` serves every seed's LCE
+        (:mod:`common.quantum.jax_backend`).
+        """
+        from common.quantum.statevector import run
+
+        n = self.circuit.num_qubits
+        obs = PauliSum.coerce(observable, n)
+        pb = propagate(Circuit(n, self.q_out), PauliBatch.from_strings(obs.paulis))
+        terms = [(c * s, p) for (c, _), s, p in zip(obs.terms, pb.signs(), pb.letters())]
+        psi0 = run(Circuit(n, self.q_in), np.zeros(0))
+        return psi0, PauliSum.from_terms(terms)
+
 
 def linear_clifford_encoder(circuit: Circuit, pauli: str, k: int) -> LCE:
     """:math:`U_{\\text{LCE}} = \\tilde Q\\,U\\,Q` for observable letters ``pauli``, index ``k``.

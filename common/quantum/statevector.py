@@ -201,15 +201,18 @@ def cost(circuit: Circuit, observable: PauliSum | str, theta) -> np.ndarray | fl
     return float(values[0]) if single else values
 
 
-def cost_and_grad(circuit: Circuit, observable: PauliSum | str, theta):
+def cost_and_grad(circuit: Circuit, observable: PauliSum | str, theta, psi0=None):
     """:math:`(C(\\theta), \\nabla_\\theta C(\\theta))` by adjoint differentiation.
 
     ``theta`` of shape ``(D,)`` gives ``(float, (D,))``; ``(B, D)`` gives ``((B,), (B, D))``.
+    ``psi0``: the input state (default :math:`|0^N\\rangle`), shape ``(2**N,)`` or ``(B, 2**N)``.
     """
     obs = PauliSum.coerce(observable, circuit.num_qubits)
     th, single = _batch_theta(circuit, theta)
     n, b = circuit.num_qubits, th.shape[0]
-    psi = run(circuit, th)
+    if psi0 is not None:
+        psi0 = np.broadcast_to(np.asarray(psi0, complex), (b, 2 ** n))
+    psi = run(circuit, th, psi0)
     lam = _apply_observable(psi, obs)
     values = np.real(np.sum(psi.conj() * lam, axis=1))
     grad = np.zeros_like(th)

@@ -39,3 +39,26 @@ def test_bad_device_and_precision():
         make_cost_and_grad(mhea(2, 1), "ZZ", precision="half")
     with pytest.raises(ValueError, match="allowed"):
         resolve_jax_device("tpu9")
+
+
+@pytest.mark.slow
+def test_one_program_serves_every_lce_through_the_effective_problem():
+    """C_LCE(theta) = <Q0|U^† (Q~^† O Q~) U|Q0>: the bare ansatz's program, LCE data as input."""
+    from common.quantum.jax_backend import JaxStatevector
+
+    circ = mhea(3, 1)
+    program = JaxStatevector(circ, device="cpu")
+    theta = np.random.default_rng(1).normal(size=(2, circ.num_params))
+    for seed in range(4):
+        rng = random.Random(seed)
+        p = random_pauli(3, rng)
+        lce = linear_clifford_encoder(circ, p, rng.randint(0, circ.num_params - 1))
+        psi0, obs = lce.effective(heisenberg(3))
+        ref_v, ref_g = sv.cost_and_grad(lce.circuit, heisenberg(3), theta)
+        v, g = program.cost_and_grad(theta, obs, psi0)
+        np.testing.assert_allclose(v, ref_v, atol=1e-12)
+        np.testing.assert_allclose(g, ref_g, atol=1e-12)
+        # the NumPy simulator takes the same effective problem
+        v2, g2 = sv.cost_and_grad(circ, obs, theta, psi0=psi0)
+        np.testing.assert_allclose(v2, ref_v, atol=1e-12)
+        np.testing.assert_allclose(g2, ref_g, atol=1e-12)
