@@ -6,10 +6,13 @@ The official loop records :math:`C(\theta_t)` *before* each update (``num_steps`
 :math:`C(\theta_0), \dots, C(\theta_T)`, so ``losses[-1]`` is the cost after the last update
 (``losses[-2]`` is the official "final" value).
 
-**Random walk** (the official ``HybridRandomWalk`` with ``max_random_iterations`` equal to the
-number of iterations, used as the control of ``code_randomwalk``): each step draws a unit vector
-:math:`u` and sets :math:`\theta \leftarrow \theta - \eta(\eta u)`, i.e. a step of length
-:math:`\eta^2` (notes pitfall 13: it is a pure random walk, not gradient descent).
+**Random walk** (the random phase of the official ``HybridRandomWalk``, the control of
+``code_randomwalk``): each step draws a unit vector :math:`u` and sets
+:math:`\theta \leftarrow \theta - \eta(\eta u)`, i.e. a step of length :math:`\eta^2`. The official
+hybrid is this walk for ``max_random_iterations`` steps followed by gradient descent; compose the
+two functions (the walk's end point starts the descent). The committed official notebook sets
+``max_random_iterations`` to the number of iterations (a pure walk), but its pickled results show
+10 random steps (pseudo-gradient norm ``lr`` for 10 iterations, true gradients after).
 
 Both take a ``cost_and_grad(theta) -> (C, grad)`` callable (batched over parameter sets when
 ``theta`` is ``(B, D)``, as :func:`common.quantum.statevector.cost_and_grad` and the JAX backend
