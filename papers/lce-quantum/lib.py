@@ -77,27 +77,21 @@ def sigma_of(label: str, d: int) -> float:
 
 
 @lru_cache(maxsize=8)
-def _jax_program(ansatz: str, n: int, layers: int, device: str):
+def _jax_program(circuit, device: str):
+    """One compiled JAX program per circuit (per process): the bare ansatz serves every seed's
+    LCE through :meth:`common.quantum.lce.LCE.effective`."""
     from common.quantum.jax_backend import JaxStatevector
 
-    return JaxStatevector(ANSATZE[ansatz](n, layers, None), device=device)
+    return JaxStatevector(circuit, device=device)
 
 
-def cost_and_grad(backend: str, circuit, observable, theta, *, lce=None, key=None,
-                  device: str = "auto"):
-    """C and grad on ``backend``; with ``lce`` the LCE's cost (on JAX through the effective
-    problem of the bare ansatz, so one compiled program serves every seed; ``key`` =
-    (ansatz, N, layers) names that program)."""
+def cost_and_grad(backend: str, circuit, observable, theta, *, lce=None, device: str = "auto"):
+    """C and grad of ``circuit`` (with ``lce``: of the LCE circuit built on it) on ``backend``."""
     if backend == "numpy":
         return sv.cost_and_grad(lce.circuit if lce is not None else circuit, observable, theta)
     if backend != "jax":
         raise ValueError(f"backend={backend!r}: allowed {BACKENDS}")
-    if key is None or key[0] == "rpqc":
-        from common.quantum.jax_backend import JaxStatevector
-
-        program = JaxStatevector(circuit, device=device)  # rPQC: a new circuit per seed
-    else:
-        program = _jax_program(*key, device)
+    program = _jax_program(circuit, device)
     if lce is None:
         return program.cost_and_grad(theta, observable)
     psi0, obs = lce.effective(observable)
@@ -139,8 +133,7 @@ def gradient_trial(trial: GradTrial) -> dict:
                                                trial.seed)
     lce = linear_clifford_encoder(circ, pauli, k)
     batch = np.vstack([np.zeros(circ.num_params), thetas])
-    key = (trial.ansatz, trial.num_qubits, trial.layers)
-    kw = {"key": key, "device": trial.device}
+    kw = {"device": trial.device}
     c_lce, g_lce = cost_and_grad(trial.backend, circ, pauli, batch, lce=lce, **kw)
     c_plain, g_plain = cost_and_grad(trial.backend, circ, pauli, batch, **kw)
     return {"pauli": pauli, "k": k, "D": circ.num_params, "branch": lce.branch,
@@ -179,10 +172,9 @@ def gradient_trials(cfg: GradientStudy) -> list[GradTrial]:
         for depth, ns in (("linear", cfg.ns_linear), ("shallow", cfg.ns_shallow)):
             for n in ns:
                 for s in range(cfg.num_seeds):
-                    t = GradTrial(ansatz=ansatz, num_qubits=n, layers=_layers(ansatz, n, depth),
-                                  seed=s, backend=cfg.backend, device=cfg.device)
-                    if t not in trials:  # the linear and shallow panels share N = L = 1? never
-                        trials.append(t)
+                    trials.append(GradTrial(ansatz=ansatz, num_qubits=n,
+                                            layers=_layers(ansatz, n, depth), seed=s,
+                                            backend=cfg.backend, device=cfg.device))
     return trials
 
 
@@ -494,12 +486,11 @@ def vqe_trial(trial: VQETrial) -> dict:
     py = random.Random(trial.run + 7)
     term = py.randint(0, len(obs) - 1)
     k = py.randint(0, d - 1)
-    key = ("mhea", n, layers)
     out = {"term": obs.paulis[term], "k": k}
     lce = linear_clifford_encoder(circ, obs.paulis[term], k) if trial.arm == "LCE-GD" else None
 
     def f(th):
-        return cost_and_grad(trial.backend, circ, obs, th, lce=lce, key=key, device=trial.device)
+        return cost_and_grad(trial.backend, circ, obs, th, lce=lce, device=trial.device)
 
     if trial.arm.startswith("random walk"):
         # the official hybrid: random steps (length lr^2), then gradient descent on the plain ansatz
