@@ -64,6 +64,10 @@ SIGMAS = (("1/D", 1.0), ("D^-1/2", 0.5), ("D^-1/3", 1 / 3), ("D^-1/5", 0.2), ("1
 #: The VQE patches (official ``code_VQE`` / ``code_randomwalk``: patch1..patch4).
 PATCHES = SIGMAS[:4]
 BACKENDS = ("numpy", "jax")
+#: Ansaetze whose circuit does not depend on the seed: one compiled JAX program serves all runs.
+#: The rPQC draws new gates every run, so a JAX program would compile per run (minutes at N = 16);
+#: its runs use the NumPy simulator whatever the backend.
+JAX_REUSABLE = ("mhea", "fhea")
 
 
 def sigma_of(label: str, d: int) -> float:
@@ -133,9 +137,9 @@ def gradient_trial(trial: GradTrial) -> dict:
                                                trial.seed)
     lce = linear_clifford_encoder(circ, pauli, k)
     batch = np.vstack([np.zeros(circ.num_params), thetas])
-    kw = {"device": trial.device}
-    c_lce, g_lce = cost_and_grad(trial.backend, circ, pauli, batch, lce=lce, **kw)
-    c_plain, g_plain = cost_and_grad(trial.backend, circ, pauli, batch, **kw)
+    backend = trial.backend if trial.ansatz in JAX_REUSABLE else "numpy"
+    c_lce, g_lce = cost_and_grad(backend, circ, pauli, batch, lce=lce, device=trial.device)
+    c_plain, g_plain = cost_and_grad(backend, circ, pauli, batch, device=trial.device)
     return {"pauli": pauli, "k": k, "D": circ.num_params, "branch": lce.branch,
             "c0_lce": c_lce[0], "dk0_lce": g_lce[0, k],
             "norm0_lce": float(np.linalg.norm(g_lce[0])),
