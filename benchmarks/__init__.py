@@ -8,4 +8,5 @@ Markdown table per benchmark and writes the raw timings with provenance to
 
 #: Every benchmark module, in the order ``make bench`` runs them. Each defines
 #: ``run(quick: bool) -> list[dict]`` and ``table(rows) -> str``.
-BENCHMARKS = ("optim_step", "dp_step", "federated_round", "aggregators", "sde_paths", "kernels")
+BENCHMARKS = ("optim_step", "dp_step", "federated_round", "aggregators", "sde_paths", "kernels",
+              "statevector")
