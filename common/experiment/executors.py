@@ -246,9 +246,10 @@ class LocalExecutor(SweepExecutor):
     (killed, out of memory, a segfault) only the runs in flight are lost: Python then marks the
     whole pool broken, those runs get a failure record saying so, and the remaining runs go to a
     fresh pool. When the driver itself dies (``kill -9``), the workers end within a second
-    (:func:`exit_with_parent`) instead of computing on unobserved. Ctrl-C cancels the queued runs; a run executing in a worker is abandoned when the
-    worker got the Ctrl-C too (a terminal sends it to the whole process group), and otherwise (a
-    Jupyter interrupt reaches the kernel only) finishes and is stored in the background.
+    (:func:`exit_with_parent`) instead of computing on unobserved. Ctrl-C cancels the queued
+    runs; a run executing in a worker is abandoned when the worker got the Ctrl-C too (a
+    terminal sends it to the whole process group), and otherwise (a Jupyter interrupt reaches
+    the kernel only) finishes and is stored in the background.
 
     As with any ``spawn`` pool, a script (not a notebook) that sweeps with this executor must
     call ``sweep`` under ``if __name__ == "__main__":``, since each worker imports the script.

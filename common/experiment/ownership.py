@@ -8,8 +8,9 @@ that created it::
 
 ``started`` is the process's start time (Linux: ``/proc/<pid>/stat``, in clock ticks since boot;
 elsewhere psutil's creation time when psutil is installed), so a reused pid is not mistaken for
-the owner; ``boot`` is the kernel's boot id; ``slurm_job`` is ``<cluster>:<job>:<step>:<task>`` inside
-a SLURM job; ``attempt`` is the caller's label (a sweep call's id); ``token`` is unique per claim.
+the owner; ``boot`` is the kernel's boot id; ``slurm_job`` is ``<cluster>:<job>:<step>:<task>``
+inside a SLURM job; ``attempt`` is the caller's label (a sweep call's id); ``token`` is unique per
+claim.
 
 **Taking a claim** creates the file with ``O_CREAT | O_EXCL``: of several processes, on one
 machine or on several machines sharing an NFS (v3 or later) file system, exactly one succeeds.

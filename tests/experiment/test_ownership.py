@@ -14,7 +14,14 @@ import time
 import pytest
 
 from common.experiment import ownership
-from common.experiment.ownership import Claim, ClaimState, ClaimTimeout, claim, read_claim, try_claim
+from common.experiment.ownership import (
+    Claim,
+    ClaimState,
+    ClaimTimeout,
+    claim,
+    read_claim,
+    try_claim,
+)
 
 
 def _race(path: str, start_at: float, hold_s: float) -> bool:

@@ -14,7 +14,6 @@ import platform
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from dataclasses import dataclass
@@ -22,10 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from common.experiment import Config, SweepError, SweepExecutor, code_version, param, run_key, sweep
-from common.experiment import ownership
+from common.experiment import (
+    Config,
+    SweepError,
+    SweepExecutor,
+    code_version,
+    ownership,
+    param,
+    run_key,
+    sweep,
+)
 from tests.conftest import REPO
-from tests.experiment.test_sweep import Point, _executions, _grid, square
+from tests.experiment.test_sweep import _executions, _grid, square
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +76,7 @@ def _two_drivers(tmp_path, n, executor, sleep=0.25):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=240) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
     return store, [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
 
@@ -289,7 +296,7 @@ def test_a_killed_local_driver_leaves_no_worker_behind(tmp_path):
     assert sorted(int(v) for v in (folder / "executions.txt").read_text().split()) == [0, 1, 2, 3]
 
 
-# ---- case 8: records are validated on read --------------------------------------------------------
+# ---- case 8: records are validated on read ------------------------------------------------------
 
 
 @pytest.mark.parametrize("bad,problem", [
