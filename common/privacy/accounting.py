@@ -18,13 +18,13 @@ sigma = 0.861, q = 0.308, 3779 steps, delta = 1e-5 it is 789 where Opacus gets 4
 (``tests/privacy/test_accounting.py`` compares the three). :class:`RDPAccountant` warns
 (``RuntimeWarning``) exactly then; trust :class:`PLDAccountant` there. Wherever every order near
 the optimum is evaluated (every case of the notebooks), RDP agrees with Opacus to 1e-3 and is
-never below it. We keep dp-accounting's absolute series rather than summing the signed one
-ourselves: it is a certified upper bound either way.
+never below it. We keep dp-accounting's values, a certified upper bound, rather than summing
+the signed series ourselves.
 
 **Calibration.** :func:`calibrate_noise_multiplier` finds the smallest noise multiplier whose
-event reaches a target ``(epsilon, delta)`` on a bracket (bisection for RDP, a safeguarded secant
-method for PLD); the returned multiplier never overshoots: its epsilon is ``<= target`` (the upper end of the final
-bracket is returned). For PLD the bracket comes from the RDP answer, so a calibration takes a
+event reaches a target ``(epsilon, delta)`` on a bracket (bisection for RDP, a safeguarded
+secant method for PLD); the returned multiplier never overshoots: its epsilon is ``<= target``
+(the upper end of the final bracket is returned). For PLD the bracket comes from the RDP answer, so a calibration takes a
 handful of PLD evaluations near the answer (seconds) instead of starting at ``sigma = 0.01``
 (where one evaluation takes minutes).
 

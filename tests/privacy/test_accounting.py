@@ -170,7 +170,7 @@ def test_accountant_conformance(name):
     assert acc.delta(dp_sgd_event(1.0, 0.05, 100), e) <= 1e-5 * (1 + 1e-6)
 
 
-# ---- issue 16, case 12: PLD calibration cost; RDP at large sampling rates -------------------------
+# ---- issue 16, case 12: PLD calibration cost; RDP at large sampling rates ----------------------
 
 
 class _Probe(PLDAccountant):
