@@ -24,9 +24,9 @@ the signed series ourselves.
 **Calibration.** :func:`calibrate_noise_multiplier` finds the smallest noise multiplier whose
 event reaches a target ``(epsilon, delta)`` on a bracket (bisection for RDP, a safeguarded
 secant method for PLD); the returned multiplier never overshoots: its epsilon is ``<= target``
-(the upper end of the final bracket is returned). For PLD the bracket comes from the RDP answer, so a calibration takes a
-handful of PLD evaluations near the answer (seconds) instead of starting at ``sigma = 0.01``
-(where one evaluation takes minutes).
+(the upper end of the final bracket is returned). For PLD the bracket comes from the RDP
+answer, so a calibration takes a handful of PLD evaluations near the answer (seconds) instead
+of starting at ``sigma = 0.01`` (where one evaluation takes minutes).
 
 **Nominal formulas.** Clip21-SGD2M (arXiv 2502.11682) and Byz-Clip21-SGD2M (arXiv 2603.23472)
 set the per-message noise of *local* DP by the formula of their theory,
