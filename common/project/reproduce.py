@@ -266,7 +266,7 @@ def _shutdown(km) -> None:
     try:
         if km.has_kernel:
             km.shutdown_kernel(now=True)
-    except Exception:
+    except Exception:  # best effort: the kernel may be gone already
         pass
 
 
