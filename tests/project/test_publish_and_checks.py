@@ -127,7 +127,7 @@ def test_stale_staging_folders_of_dead_runs_are_removed_and_live_ones_kept(tmp_p
 
 def _claims_json(folder: Path, slug: str, stem: str, ids, status="PASS") -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    records = [{"id": cid, "statement": f"claim {cid}", "where": "Fig. 1",
+    records = [{"id": cid, "kind": "paper", "statement": f"claim {cid}", "where": "Fig. 1",
                 "paper_reports": "something", "check": "hard", "status": status, "holds": True,
                 "measured": "x: 0.5 (need < 1)", "reason": None, "unverified": None,
                 "paper": slug, "notebook": stem, "scale": "cpu", "checks": []} for cid in ids]
@@ -136,7 +136,7 @@ def _claims_json(folder: Path, slug: str, stem: str, ids, status="PASS") -> None
 
 
 def _two_notebook_paper(root: Path) -> Path:
-    claims = [{"id": cid, "statement": f"claim {cid}", "where": "Fig. 1",
+    claims = [{"id": cid, "kind": "paper", "statement": f"claim {cid}", "where": "Fig. 1",
                "paper_reports": "something", "check": "hard", "notebook": stem}
               for cid, stem in (("C1", "01_demo"), ("C2", "02_more"))]
     folder = make_paper(root, "demo-paper", extra={
