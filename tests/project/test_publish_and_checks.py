@@ -74,7 +74,7 @@ def test_concurrent_publications_never_fail_each_other_and_leave_nothing_behind(
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(5, mp_context=ctx) as pool:
         list(pool.map(abs, range(5)))  # every worker started before the race
-        reader = pool.submit(_read_whole, str(out_root), 6.0)
+        reader = pool.submit(_read_whole, str(out_root), 4.0)
         writers = [pool.submit(_publish_many, str(out_root), w, 60) for w in range(4)]
         errors = [e for w in writers for e in w.result()]
         mixes = reader.result()
