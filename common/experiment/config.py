@@ -12,6 +12,10 @@ A notebook's parameters cell holds literals; the next cell builds one config fro
 
 Construction checks every field's type (coercing ``int -> float`` and ``list -> tuple``) and
 bounds; a bad value raises :class:`ConfigError` naming the field, the value and what is allowed.
+Floats must be finite: NaN is always refused, and ``inf`` / ``-inf`` too unless the field is
+declared with ``param(..., allow_inf=True)`` (then its bounds still apply, so ``gt=0`` admits
+``inf`` but not ``-inf``). A bound such as ``gt=0`` alone would let ``inf`` through, and an
+infinite step size surfaces much later as a failed claim instead of as bad input.
 Field names are the notebook's parameter names, so the error names the papermill parameter too.
 """
 
@@ -33,18 +37,21 @@ class ConfigError(ValueError):
 
 
 def param(default: Any = dataclasses.MISSING, *, ge=None, gt=None, le=None, lt=None,
-          choices=None, doc: str = "") -> Any:
+          choices=None, allow_inf: bool = False, doc: str = "") -> Any:
     """A dataclass field with validation metadata.
 
     Args:
         default: default value (lists are stored as tuples so configs stay hashable).
         ge, gt, le, lt: numeric bounds, applied to the value or to every element of a tuple.
         choices: allowed values (for a tuple field: allowed elements).
+        allow_inf: accept ``inf`` and ``-inf`` (still subject to the bounds); NaN is never
+            accepted. Default False: a float must be finite.
         doc: one-line description, shown in errors and in ``Config.describe()``.
     """
     if isinstance(default, list):
         default = tuple(default)
-    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "doc": doc}
+    meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices,
+            "allow_inf": bool(allow_inf), "doc": doc}
     return dataclasses.field(default=default, metadata={"repro": meta})
 
 
@@ -55,7 +62,10 @@ def _bound_text(meta: dict) -> str:
             parts.append(f"{sym} {meta[key]}")
     if meta.get("choices") is not None:
         parts.append(f"one of {list(meta['choices'])}")
-    return " and ".join(parts)
+    text = " and ".join(parts)
+    if meta.get("allow_inf"):
+        text += ", inf allowed" if text else "inf allowed"
+    return text
 
 
 def _coerce(tp, value, where: str):
@@ -107,14 +117,25 @@ def _coerce(tp, value, where: str):
     return value  # other annotations are not checked
 
 
+def _check_finite(value, meta: dict, where: str, doc: str) -> None:
+    """NaN is never a valid value; ``inf`` / ``-inf`` only where ``allow_inf`` says so."""
+    items = value if isinstance(value, tuple) else (value,)
+    for i, v in enumerate(items):
+        if not isinstance(v, float) or math.isfinite(v):
+            continue
+        label = f"{where}[{i}]" if isinstance(value, tuple) else where
+        if math.isnan(v):
+            raise ConfigError(f"{label} = nan is invalid{doc}")
+        if not meta.get("allow_inf"):
+            raise ConfigError(f"{label} = {v!r} is invalid: must be finite{doc}")
+
+
 def _check_bounds(value, meta: dict, where: str, doc: str) -> None:
     items = value if isinstance(value, tuple) else (value,)
     for i, v in enumerate(items):
         label = f"{where}[{i}]" if isinstance(value, tuple) else where
         if v is None:
             continue
-        if isinstance(v, float) and math.isnan(v):
-            raise ConfigError(f"{label} = nan is invalid{doc}")
         bad = (
             (meta["gt"] is not None and not v > meta["gt"])
             or (meta["ge"] is not None and not v >= meta["ge"])
@@ -142,6 +163,7 @@ class Config:
                 value = _coerce(hints[f.name], getattr(self, f.name), where)
             except ConfigError as exc:
                 raise ConfigError(f"{exc}{doc}") from None
+            _check_finite(value, meta, where, doc)
             if meta:
                 _check_bounds(value, meta, where, doc)
             object.__setattr__(self, f.name, value)

@@ -62,20 +62,25 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SubmititExecutor",
-           "SlurmExecutor", "get_executor"]
+           "SlurmExecutor", "get_executor", "exit_with_parent"]
 
 #: The executor names ``sweep(executor=...)``, the notebooks' ``executor`` parameter and
 #: ``make reproduce EXECUTOR=...`` accept.
 EXECUTORS = ("debug", "local", "slurm")
 
-#: ``on_finished(tasks, error)``: called in the driver when a piece of work ended; ``error`` is
-#: ``None`` when the worker returned (each run then stored its own record), else the exception
-#: that stopped the worker before it returned (a killed process, a failed SLURM job).
-Finished = Callable[[Sequence[Any], "BaseException | None"], None]
+#: ``on_finished(tasks, error, statuses=None)``: called in the driver when a piece of work
+#: ended; ``error`` is ``None`` when the worker returned (each run then stored its own record, or
+#: found it owned by another sweep), else the exception that stopped the worker before it
+#: returned (a killed process, a failed SLURM job). ``statuses``, when the executor has them,
+#: are what each task's ``run()`` returned (``"done"``, ``"failed"``, ``"busy"``,
+#: ``"skipped"``). The sweep settles every run from the store and the claims, so an executor
+#: that passes no statuses is still correct.
+Finished = Callable[..., None]
 
 
 def _run_tasks(tasks: Sequence[Any]) -> list[str]:
-    """Worker entry point: run each task (each stores its record); returns their statuses."""
+    """Worker entry point: run each task (each claims its run and stores its record); returns
+    their statuses."""
     return [task.run() for task in tasks]
 
 
@@ -83,6 +88,48 @@ def _run_tasks_configured(tasks: Sequence[Any], settings: dict) -> list[str]:
     """Entry point of a submitit job: configure the process like a pool worker, then run."""
     configure_worker(**settings)
     return _run_tasks(tasks)
+
+
+def exit_with_parent(poll_s: float = 0.5) -> None:
+    """End this process (SIGKILL) as soon as its parent process ends.
+
+    A ``local`` pool's workers call it first: when the driver is killed (``kill -9``, an
+    out-of-memory kill, a closed terminal), its workers must not run on, computing runs nobody
+    collects and holding their memory. On Linux the kernel does it (``prctl(PR_SET_PDEATHSIG)``;
+    it fires when the thread that started the worker ends, and the pool starts its workers from
+    the thread that calls ``sweep``, which outlives the pool); everywhere, a daemon thread also
+    checks every ``poll_s`` seconds whether the parent changed (the process was re-parented).
+    Runs in flight are lost; their claims are stale at once (the owner pid is gone), so the next
+    sweep computes them.
+    """
+    import signal
+    import threading
+
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover (no libc prctl)
+            pass
+    if os.getppid() != parent:  # pragma: no cover (the parent died before prctl took effect)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _pool_worker_init(threads: int | None, deterministic: bool | None) -> None:
+    """Initializer of a ``local`` pool's worker processes."""
+    exit_with_parent()
+    configure_worker(threads, deterministic)
 
 
 def configure_worker(threads: int | None = None, deterministic: bool | None = None) -> None:
@@ -181,8 +228,7 @@ class DebugExecutor(SweepExecutor):
 
     def run(self, tasks, *, name, log_dir, settings, on_finished):
         for task in tasks:
-            task.run()
-            on_finished([task], None)
+            on_finished([task], None, [task.run()])
 
 
 class LocalExecutor(SweepExecutor):
@@ -199,9 +245,11 @@ class LocalExecutor(SweepExecutor):
     At most ``workers`` runs are handed to the pool at a time, so when a worker process dies
     (killed, out of memory, a segfault) only the runs in flight are lost: Python then marks the
     whole pool broken, those runs get a failure record saying so, and the remaining runs go to a
-    fresh pool. Ctrl-C cancels the queued runs; a run executing in a worker is abandoned when the
-    worker got the Ctrl-C too (a terminal sends it to the whole process group), and otherwise (a
-    Jupyter interrupt reaches the kernel only) finishes and is stored in the background.
+    fresh pool. When the driver itself dies (``kill -9``), the workers end within a second
+    (:func:`exit_with_parent`) instead of computing on unobserved. Ctrl-C cancels the queued
+    runs; a run executing in a worker is abandoned when the worker got the Ctrl-C too (a
+    terminal sends it to the whole process group), and otherwise (a Jupyter interrupt reaches
+    the kernel only) finishes and is stored in the background.
 
     As with any ``spawn`` pool, a script (not a notebook) that sweeps with this executor must
     call ``sweep`` under ``if __name__ == "__main__":``, since each worker imports the script.
@@ -228,8 +276,8 @@ class LocalExecutor(SweepExecutor):
     def _pool(self, n_workers: int, settings: dict) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(
             max_workers=n_workers, mp_context=multiprocessing.get_context(self.start_method),
-            initializer=configure_worker, initargs=(settings["threads"],
-                                                    settings["deterministic"]))
+            initializer=_pool_worker_init, initargs=(settings["threads"],
+                                                     settings["deterministic"]))
 
     def run(self, tasks, *, name, log_dir, settings, on_finished):
         settings = {**settings, "threads": self.threads_per_worker}
@@ -250,7 +298,7 @@ class LocalExecutor(SweepExecutor):
                     if isinstance(error, KeyboardInterrupt):  # Ctrl-C reached the worker first
                         raise KeyboardInterrupt
                     broken |= isinstance(error, cf.process.BrokenProcessPool)
-                    on_finished([task], error)
+                    on_finished([task], error, None if error else future.result())
                 if broken:  # every other run in flight died with the pool
                     for future, task in list(in_flight.items()):
                         on_finished([task], future.exception())
@@ -278,8 +326,10 @@ class SubmititExecutor(SweepExecutor):
     The submitting process waits for the jobs (a progress bar advances as array tasks end).
     Ctrl-C cancels every job of the array that has not finished (``scancel``); runs stored
     before that stay stored. If the submitting process is killed without Ctrl-C, the array keeps
-    running and stores its runs: wait for it (``squeue``) before rerunning, or the rerun
-    submits the unfinished runs a second time.
+    running and stores its runs. A rerun meanwhile submits the unfinished runs again, but no run
+    is computed twice: each array task claims a run before computing it, and the rerun waits for
+    the runs the first array's tasks hold (``common.experiment.sweep``, "Ownership"); its own
+    tasks that reach a run already claimed or stored leave it at once.
     """
 
     name = "submitit"
@@ -322,12 +372,13 @@ class SubmititExecutor(SweepExecutor):
                     if not job.done():
                         continue
                     del pending[i]
+                    statuses = None
                     try:
-                        job.result()
+                        statuses = job.result()
                         error = None
                     except Exception as exc:  # the job failed, timed out or was preempted
                         error = exc
-                    on_finished(chunks[i], error)
+                    on_finished(chunks[i], error, statuses)
                 if pending:
                     time.sleep(self.poll_s)
         except BaseException:

@@ -41,8 +41,8 @@ commit and dirty flag (``provenance()``), for the reader.
 **Skipped, retried, recomputed.** With ``resume=True`` (default) a config whose record says
 ``"status": "done"`` is *skipped*: not run again, its stored results are used. A record that says
 ``"failed"`` is retried. With ``resume=False`` every config runs again and its record is replaced
-by the new outcome (a failure included) when the new run ends. Two equal configs in one call are
-an error (they would share a key).
+by the new outcome (a failure included) when the new run ends; only a worker that dies leaves the
+finished record in place. Two equal configs in one call are an error (they would share a key).
 
 **Records.** Each run writes its own record from wherever it executes, atomically (temporary file
 + rename, :func:`atomic_write_json`): a reader, or a sweep interrupted at any moment, sees a
@@ -56,11 +56,35 @@ others. A run whose worker died before it stored anything (a killed
 process, a SLURM job that failed, timed out or was preempted) gets a failure record written by
 the sweep, with the executor's error.
 
+Records are validated when read (:func:`record_problem`: the fields of :data:`RECORD_FIELDS`
+with their types, the key of the file, the function, config hash and version of the run, and
+``results`` for ``done`` or ``error`` for ``failed``). A malformed record (hand-edited,
+truncated by a full disk outside the atomic write, copied from another run) is never counted as
+finished: the sweep names it on stderr and in ``SweepResult.malformed``, and computes the run
+again.
+
+**Ownership: several sweeps on one store.** A run is computed by the process that *claims* it:
+before executing, the worker creates ``<store_dir>/<key>.claim`` exclusively
+(:mod:`common.experiment.ownership`: ``O_EXCL``, safe on NFS; the file names its host, pid,
+process start time, SLURM job and this call's ``attempt``) and removes it once the record is
+stored; a background thread refreshes the claim's modification time meanwhile (the heartbeat).
+So two sweeps over the same grid (two terminals, a resubmitted job) compute every run once: a
+worker that finds a run claimed by a live process leaves it, and its sweep *waits* for that run
+(polling every ``REPRO_SWEEP_POLL_S`` seconds, default 2) and uses the record its owner stores;
+both sweeps end with the whole grid. A claim whose owner is gone (a dead pid on this machine; on
+another machine, no heartbeat for ``REPRO_CLAIM_STALE_S`` seconds, default 300) is stale: the
+run is taken over and computed. A requeued SLURM array task re-claims its own runs at once (same
+SLURM job id), and skips the runs of its chunk that an earlier run of it already stored. A sweep
+never replaces a finished record by a failure, whoever wrote it: a run that another sweep
+finished counts as *skipped* here (``SweepResult.waited`` when this call waited for it).
+
 **Interruption.** Ctrl-C (``KeyboardInterrupt``) stops the sweep: runs already stored stay
-stored, runs in flight are lost (they leave no record), queued runs are cancelled, and the
-exception propagates after a line on stderr says how many runs are stored. Calling ``sweep`` again
-with the same arguments computes only the missing runs. A killed worker or a preempted job loses
-only the runs it was executing.
+stored, runs in flight are lost (they leave no record and release their claims), queued runs are
+cancelled, and the exception propagates after a line on stderr says how many runs are stored.
+Calling ``sweep`` again with the same arguments computes only the missing runs. A killed worker
+or a preempted job loses only the runs it was executing; a killed driver of a ``local`` sweep
+takes its workers with it (they end within a second, :func:`common.experiment.executors.
+exit_with_parent`), and the claims they leave are stale at once.
 
 **Determinism.** ``fn`` must seed itself from its config (``derive_seed``): the runner seeds
 nothing, so a run's numbers do not depend on the executor or on the order runs execute in.
@@ -88,14 +112,16 @@ from typing import Any
 
 from common.experiment.config import Config
 from common.experiment.executors import EXECUTORS, SweepExecutor, get_executor
+from common.experiment.ownership import Claim, read_claim, try_claim
 from common.experiment.provenance import package_versions, provenance
 from common.experiment.store import atomic_write_json, read_json, to_jsonable
 from common.modules import load_module_file
 
-__all__ = ["sweep", "SweepResult", "SweepError", "run_key", "code_version",
-           "EXECUTORS"]
+__all__ = ["sweep", "SweepResult", "SweepError", "run_key", "code_version", "record_problem",
+           "load_record", "RECORD_FIELDS", "EXECUTORS"]
 
 _STATUSES = ("done", "failed")
+CLAIM_SUFFIX = ".claim"
 
 
 class SweepError(RuntimeError):
@@ -271,60 +297,152 @@ class _Task:
         state["fn_obj"] = state["config_obj"] = None  # workers resolve the references
         return state
 
+    @property
+    def claim_path(self) -> Path:
+        return Path(self.path).with_suffix(CLAIM_SUFFIX)
+
     def _base_record(self) -> dict[str, Any]:
         return {"key": self.key, "status": None, "function": self.meta["function"],
                 "config_class": self.config_class.qualname, "config": self.config,
                 "config_hash": self.meta["config_hash"], "version": self.meta["version"],
                 "attempt": self.meta["attempt"]}
 
+    def stored(self) -> tuple[dict | None, str | None]:
+        """The record stored for this run (validated), and what is wrong with it if anything."""
+        return load_record(Path(self.path), self.key, expect=self.meta)
+
+    def finished_elsewhere(self, record: dict | None) -> bool:
+        """``record`` is a finished run this call must not replace: written by another call,
+        except the record that ``resume=False`` was asked to replace."""
+        return (record is not None and record["status"] == "done"
+                and record["attempt"] not in (self.meta["attempt"], self.meta.get("replaces")))
+
     def run(self) -> str:
-        """Execute the run and store its record; returns ``"done"`` or ``"failed"``.
+        """Claim the run, execute it and store its record; returns ``"done"``, ``"failed"``,
+        ``"busy"`` (another live process owns the run: nothing done) or ``"skipped"`` (it was
+        finished by another sweep in the meantime).
 
         Exceptions of ``fn`` (and of loading it) become a failure record; ``KeyboardInterrupt``
-        and ``SystemExit`` propagate and leave no record.
+        and ``SystemExit`` propagate, leave no record and release the claim.
         """
-        record = self._base_record()
-        started = time.perf_counter()
-        try:
-            fn = self.fn_obj if self.fn_obj is not None else self.function.resolve()
-            config = (self.config_obj if self.config_obj is not None
-                      else self.config_class.resolve().from_dict(self.config))
-            results = to_jsonable(fn(config))
-            json.dumps(results, allow_nan=True)
-            record.update(status="done", results=results)
-        except Exception as exc:
-            record.update(status="failed", error={
-                "type": type(exc).__name__, "message": str(exc),
-                "traceback": traceback.format_exc()})
-        record["wall_time_s"] = round(time.perf_counter() - started, 3)
-        record["provenance"] = provenance()
-        record["worker"] = _worker_info(self.meta["executor"])
-        atomic_write_json(self.path, record)
+        got = try_claim(self.claim_path, attempt=self.meta["attempt"])
+        if not isinstance(got, Claim):
+            return "busy"
+        with got:
+            current, _ = self.stored()
+            # finished since the driver looked: by another sweep, or by an earlier run of this
+            # very task (a requeued SLURM job runs its chunk again)
+            if (current is not None and current["status"] == "done"
+                    and current["attempt"] != self.meta.get("replaces")):
+                return "skipped"
+            record = self._base_record()
+            started = time.perf_counter()
+            try:
+                fn = self.fn_obj if self.fn_obj is not None else self.function.resolve()
+                config = (self.config_obj if self.config_obj is not None
+                          else self.config_class.resolve().from_dict(self.config))
+                results = to_jsonable(fn(config))
+                json.dumps(results, allow_nan=True)
+                record.update(status="done", results=results)
+            except Exception as exc:
+                record.update(status="failed", error={
+                    "type": type(exc).__name__, "message": str(exc),
+                    "traceback": traceback.format_exc()})
+            record["wall_time_s"] = round(time.perf_counter() - started, 3)
+            record["provenance"] = provenance()
+            record["worker"] = _worker_info(self.meta["executor"])
+            if record["status"] != "done" and self.finished_elsewhere(self.stored()[0]):
+                return "skipped"  # never replace a finished run by a failure
+            atomic_write_json(self.path, record)
         return record["status"]
 
-    def record_lost(self, error: BaseException) -> None:
-        """Failure record for a run whose worker died before it stored anything."""
-        detail = "".join(traceback.format_exception(error)).rstrip()
-        first_line = (str(error).strip().splitlines() or [""])[0][:300]
-        record = self._base_record()
-        record.update(status="failed", error={
-            "type": "WorkerDied",
-            "message": (f"the worker ended before this run was stored "
-                        f"({type(error).__name__}: {first_line}); a rerun retries it"),
-            "traceback": detail})
-        record["provenance"] = provenance()
-        record["worker"] = _worker_info(self.meta["executor"])
-        atomic_write_json(self.path, record)
+    def record_lost(self, error: BaseException) -> str:
+        """Failure record for a run whose worker ended before it stored anything.
+
+        Returns ``"failed"`` (stored), ``"kept"`` (a finished record is there and is never
+        replaced by a failure) or ``"busy"`` (another live process owns the run now).
+        """
+        got = try_claim(self.claim_path, attempt=self.meta["attempt"],
+                        ended_attempt=self.meta["attempt"])
+        if not isinstance(got, Claim):
+            return "busy"
+        try:
+            current, _ = self.stored()
+            if current is not None and current["status"] == "done":
+                return "kept"
+            detail = "".join(traceback.format_exception(error)).rstrip()
+            first_line = (str(error).strip().splitlines() or [""])[0][:300]
+            record = self._base_record()
+            record.update(status="failed", error={
+                "type": "WorkerDied",
+                "message": (f"the worker ended before this run was stored "
+                            f"({type(error).__name__}: {first_line}); a rerun retries it"),
+                "traceback": detail})
+            record["provenance"] = provenance()
+            record["worker"] = _worker_info(self.meta["executor"])
+            atomic_write_json(self.path, record)
+            return "failed"
+        finally:
+            got.release()
 
 
-def _read_record(path: Path) -> dict | None:
+#: The fields every record has, with their types; ``done`` adds ``results``, ``failed`` adds
+#: ``error`` (a dict with ``type``, ``message`` and ``traceback``).
+RECORD_FIELDS = {"key": str, "status": str, "function": str, "config": dict, "config_hash": str,
+                 "version": str, "attempt": str}
+
+
+def record_problem(record: Any, key: str | None = None,
+                   expect: dict[str, Any] | None = None) -> str | None:
+    """What makes ``record`` unusable as the record of run ``key`` (None: nothing).
+
+    ``expect`` (optional) holds the run's ``function``, ``config_hash`` and ``version``: a record
+    with other values was written for another run (a file copied or renamed by hand).
+    """
+    if not isinstance(record, dict):
+        return f"not a JSON object but a {type(record).__name__}"
+    for name, kind in RECORD_FIELDS.items():
+        if name not in record:
+            return f"no {name!r}"
+        if not isinstance(record[name], kind):
+            return f"{name!r} is a {type(record[name]).__name__}, not a {kind.__name__}"
+    if record["status"] not in _STATUSES:
+        return f"status {record['status']!r} is neither 'done' nor 'failed'"
+    if key is not None and record["key"] != key:
+        return f"written for another run (its key is {record['key']!r})"
+    for name in ("function", "config_hash", "version"):
+        if expect is not None and name in expect and record[name] != expect[name]:
+            return f"written for another run (its {name} is {record[name]!r})"
+    if record["status"] == "done" and "results" not in record:
+        return "status 'done' without 'results'"
+    if record["status"] == "failed":
+        error = record.get("error")
+        if not (isinstance(error, dict) and isinstance(error.get("type"), str)
+                and isinstance(error.get("message"), str)):
+            return "status 'failed' without an 'error' that has a 'type' and a 'message'"
+    return None
+
+
+def load_record(path: Path, key: str | None = None,
+                expect: dict[str, Any] | None = None) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a valid record, ``(None, problem)`` for a malformed one,
+    ``(None, None)`` when there is none. ``key`` defaults to the file's name."""
     try:
         record = read_json(path)
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None  # unreadable: treated as missing, computed again
-    return record if isinstance(record, dict) and record.get("status") in _STATUSES else None
+        return None, None
+    except UnicodeDecodeError:
+        return None, "not valid JSON (not UTF-8 text)"
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc}"
+    except OSError as exc:
+        return None, f"unreadable: {exc}"
+    problem = record_problem(record, Path(path).stem if key is None else key, expect)
+    return (None, problem) if problem else (record, None)
+
+
+def _read_record(path: Path) -> dict | None:
+    return load_record(path)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,8 +455,11 @@ class SweepResult:
     """What one call of :func:`sweep` did, and access to the stored records in config order.
 
     ``done``, ``failed`` and ``skipped`` are positions in ``configs``: computed by this call,
-    failed in this call (failure record stored; a rerun retries them), and finished before this
-    call (not recomputed).
+    failed (failure record stored; a rerun retries them), and finished by another call (before
+    this one, or by another sweep on the same store while this one ran) and not recomputed.
+    ``waited`` are the skipped runs another live sweep owned when this call reached them: it
+    waited for their records. ``malformed`` maps positions to what was wrong with the record
+    found at the start (those runs were computed again).
     """
 
     function: str
@@ -350,6 +471,8 @@ class SweepResult:
     done: list[int]
     failed: list[int]
     skipped: list[int]
+    waited: list[int] = dataclasses.field(default_factory=list)
+    malformed: dict[int, str] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -359,9 +482,13 @@ class SweepResult:
     def path(self, i: int) -> Path:
         return self.store_dir / f"{self.keys[i]}.json"
 
+    def _loaded(self) -> list[tuple[dict | None, str | None]]:
+        return [load_record(self.path(i), self.keys[i]) for i in range(len(self.configs))]
+
     def records(self) -> list[dict | None]:
-        """The stored record of every config, in config order (``None`` where there is none)."""
-        return [_read_record(self.path(i)) for i in range(len(self.configs))]
+        """The stored record of every config, in config order (``None`` where there is none or
+        it is malformed)."""
+        return [record for record, _ in self._loaded()]
 
     def results(self) -> list[Any]:
         """The ``results`` of every config, in config order; :class:`SweepError` unless all
@@ -374,41 +501,50 @@ class SweepResult:
     def to_frame(self):
         """A pandas DataFrame, one row per config in config order: the config's fields, then
         the entries of ``results`` when it is a dict (else one ``results`` column; an entry
-        whose name is also a config field is prefixed ``results.``), ``status`` and ``key``.
-        Configs without a finished record have missing results."""
+        whose name is also a config field is prefixed ``results.``), ``status`` (``done``,
+        ``failed``, ``missing`` or ``malformed``) and ``key``. Configs without a finished
+        record have missing results."""
         import pandas as pd
 
         rows = []
-        for cfg, record, key in zip(self.configs, self.records(), self.keys):
+        for cfg, (record, problem), key in zip(self.configs, self._loaded(), self.keys):
             row = dict(cfg.to_dict())
             res = record.get("results") if record and record["status"] == "done" else None
             if isinstance(res, dict):
                 row.update({(f"results.{k}" if k in row else k): v for k, v in res.items()})
             elif res is not None:
                 row["results"] = res
-            row["status"] = record["status"] if record else "missing"
+            row["status"] = record["status"] if record else ("malformed" if problem
+                                                             else "missing")
             row["key"] = key
             rows.append(row)
         return pd.DataFrame(rows)
 
     def failures(self) -> list[tuple[int, dict | None]]:
-        """``(position, record)`` of every config without a finished record."""
-        records = self.records()
-        return [(i, r) for i, r in enumerate(records) if not r or r["status"] != "done"]
+        """``(position, record)`` of every config without a finished record (``None`` where
+        there is no record or it is malformed)."""
+        return [(i, r) for i, (r, _) in enumerate(self._loaded()) if not r or r["status"] != "done"]
 
     def summary(self) -> str:
         """A short table of the counts, then one line per failure with its error."""
         n = len(self.configs)
+        waited = f" ({len(self.waited)} by a concurrent sweep, waited for)" if self.waited else ""
         lines = [f"sweep {self.function} ({self.executor}): {n} runs",
                  f"  done     {len(self.done):>6}  computed by this call",
                  f"  failed   {len(self.failed):>6}  failure record stored; a rerun retries them",
-                 f"  skipped  {len(self.skipped):>6}  finished before this call, not recomputed"]
-        bad = self.failures()
+                 f"  skipped  {len(self.skipped):>6}  finished by another call{waited}, "
+                 "not recomputed"]
+        if self.malformed:
+            lines.append(f"  malformed records found and computed again: {len(self.malformed)}")
+        loaded = self._loaded()
+        bad = [(i, r, problem) for i, (r, problem) in enumerate(loaded)
+               if not r or r["status"] != "done"]
         if bad:
             lines.append(f"runs without a finished record ({self.store_dir}):")
-            for i, record in bad:
+            for i, record, problem in bad:
                 error = (record or {}).get("error") or {}
                 what = (f"{error.get('type')}: {error.get('message')}" if error
+                        else f"malformed record: {problem}" if problem
                         else "not run (interrupted)")
                 lines.append(f"  configs[{i}] {self.configs[i]!r}\n      -> {what}"
                              f"\n      record: {self.keys[i]}.json")
@@ -547,46 +683,49 @@ def sweep(fn: Callable[[Config], Any], configs: Iterable[Config], *,
         first[key] = i
     store = Path(store_dir)
     store.mkdir(parents=True, exist_ok=True)
-    attempt = uuid.uuid4().hex  # marks the records this call writes
+    attempt = uuid.uuid4().hex  # marks the records and claims of this call
 
-    skipped, tasks = [], []
+    skipped, tasks, malformed = [], [], {}
     fn_ref = _Ref.of(fn)
     for i, (cfg, key) in enumerate(zip(configs, keys)):
         path = store / f"{key}.json"
-        record = _read_record(path) if resume else None
-        if record is not None and record["status"] == "done":
+        expect = {"function": name, "config_hash": cfg.config_hash(), "version": version}
+        record, problem = load_record(path, key, expect)
+        if problem:
+            malformed[i] = problem
+            print(f"sweep {name}: record {key}.json is malformed ({problem}); the run is "
+                  f"computed again", file=sys.stderr, flush=True)
+        if resume and record is not None and record["status"] == "done":
             skipped.append(i)
             continue
+        replaces = record["attempt"] if record is not None and record["status"] == "done" \
+            else None  # resume=False: this finished record may be replaced
         tasks.append(_Task(
             index=i, key=key, path=str(path), function=fn_ref, config_class=_Ref.of(type(cfg)),
-            config=cfg.to_dict(), meta={"function": name, "config_hash": cfg.config_hash(),
-                                        "version": version, "executor": ex.name,
-                                        "attempt": attempt},
+            config=cfg.to_dict(), meta={**expect, "executor": ex.name, "attempt": attempt,
+                                        "replaces": replaces},
             fn_obj=fn, config_obj=cfg))
 
     done: list[int] = []
     failed: list[int] = []
+    waited: list[int] = []
     bar = _Progress(progress, len(configs), len(skipped), desc or fn.__qualname__, len(tasks))
-
-    def on_finished(finished, error):
-        n_failed = 0
-        for task in finished:
-            record = _read_record(Path(task.path))
-            if record is None or record.get("attempt") != attempt:  # nothing stored by this call
-                task.record_lost(error or RuntimeError("the worker returned without storing "
-                                                       "a record"))
-                record = _read_record(Path(task.path))
-            if record is not None and record["status"] == "done":
-                done.append(task.index)
-            else:
-                failed.append(task.index)
-                n_failed += 1
-        bar.update(len(finished), n_failed)
+    owned = _Ownership(attempt, done, failed, skipped, waited, bar)
+    # runs another live sweep owns now are not handed out: this call waits for them instead
+    to_run = []
+    for task in tasks:
+        (owned.waiting if owned.held_elsewhere(task) else to_run).append(task)
 
     try:
-        if tasks:
-            ex.run(tasks, name=f"sweep-{fn.__qualname__}"[:64], log_dir=store / "logs",
-                   settings=_settings(), on_finished=on_finished)
+        while to_run or owned.waiting:
+            if to_run:
+                batch, to_run = to_run, []
+                ex.run(batch, name=f"sweep-{fn.__qualname__}"[:64], log_dir=store / "logs",
+                       settings=_settings(), on_finished=owned.on_finished)
+                to_run = owned.take_retries()
+            if owned.waiting and not to_run:
+                time.sleep(_poll_s())
+                to_run = owned.poll_waiting()
     except KeyboardInterrupt:
         bar.close()
         left = len(configs) - len(skipped) - len(done) - len(failed)
@@ -597,4 +736,97 @@ def sweep(fn: Callable[[Config], Any], configs: Iterable[Config], *,
     bar.close()
     return SweepResult(function=name, store_dir=store, configs=configs, keys=keys,
                        version=version, executor=ex.describe(), done=sorted(done),
-                       failed=sorted(failed), skipped=skipped)
+                       failed=sorted(failed), skipped=sorted(skipped), waited=sorted(waited),
+                       malformed=malformed)
+
+
+def _poll_s() -> float:
+    """``REPRO_SWEEP_POLL_S`` (default 2): seconds between checks of runs another sweep owns."""
+    raw = os.environ.get("REPRO_SWEEP_POLL_S", "").strip()
+    try:
+        value = float(raw) if raw else 2.0
+    except ValueError:
+        raise ValueError(f"environment variable REPRO_SWEEP_POLL_S={raw!r}: must be a number "
+                         "of seconds") from None
+    return max(value, 0.01)
+
+
+#: How often a run may come back unfinished and unowned (its owner vanished without a record)
+#: before this call records it as lost instead of handing it out again.
+_MAX_ROUNDS = 3
+
+
+class _Ownership:
+    """The driver's side of run ownership: settles each run a worker reported back (or one this
+    call waits for) from the store and the claims, never from the executor's word alone."""
+
+    def __init__(self, attempt, done, failed, skipped, waited, bar):
+        self.attempt = attempt
+        self.done, self.failed, self.skipped, self.waited = done, failed, skipped, waited
+        self.bar = bar
+        self.waiting: list[_Task] = []
+        self.retries: list[_Task] = []
+        self.rounds: dict[int, int] = {}
+
+    def held_elsewhere(self, task: _Task) -> bool:
+        """A live process of another sweep holds the run's claim."""
+        state = read_claim(task.claim_path)
+        return (state is not None and not state.stale
+                and (state.owner is None or state.owner.attempt != self.attempt))
+
+    def _settle(self, task: _Task, error: BaseException | None, status: str | None) -> str:
+        """``done`` / ``failed`` (this call's outcome, or another sweep's failure), ``elsewhere``
+        (finished by another call), ``wait`` (another live sweep owns it) or ``retry``."""
+        record, _ = task.stored()
+        if record is not None and record["attempt"] == self.attempt:
+            return record["status"]
+        if task.finished_elsewhere(record):
+            return "elsewhere"
+        if self.held_elsewhere(task):
+            return "wait"
+        if status in ("busy", "skipped") and error is None:
+            # the owner this task met is gone, and left no finished record
+            if record is not None and record["status"] == "failed":
+                return "failed"  # its failure stands; a rerun retries it
+            self.rounds[task.index] = self.rounds.get(task.index, 0) + 1
+            if self.rounds[task.index] < _MAX_ROUNDS:
+                return "retry"
+            error = RuntimeError("the run changed hands repeatedly without being stored")
+        lost = task.record_lost(error or RuntimeError("the worker returned without storing a "
+                                                      "record"))
+        return {"failed": "failed", "kept": "elsewhere", "busy": "wait"}[lost]
+
+    def _apply(self, task: _Task, outcome: str, waited: bool) -> None:
+        if outcome == "wait":
+            self.waiting.append(task)
+            return
+        if outcome == "retry":
+            self.retries.append(task)
+            return
+        if outcome == "done":
+            self.done.append(task.index)
+        elif outcome == "failed":
+            self.failed.append(task.index)
+        else:  # elsewhere
+            self.skipped.append(task.index)
+            if waited:
+                self.waited.append(task.index)
+        self.bar.update(1, int(outcome == "failed"))
+
+    def on_finished(self, finished, error, statuses=None) -> None:
+        for j, task in enumerate(finished):
+            status = statuses[j] if statuses is not None and j < len(statuses) else None
+            outcome = self._settle(task, error, status)
+            self._apply(task, outcome, waited=status == "busy")
+
+    def take_retries(self) -> list[_Task]:
+        retries, self.retries = self.retries, []
+        return retries
+
+    def poll_waiting(self) -> list[_Task]:
+        """Settle the runs this call waits for whose owner finished or vanished; returns the
+        runs to compute here (their owner vanished without a record)."""
+        still, self.waiting = self.waiting, []
+        for task in still:
+            self._apply(task, self._settle(task, None, "busy"), waited=True)
+        return self.take_retries()

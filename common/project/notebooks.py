@@ -25,7 +25,7 @@ from common.modules import load_module_file
 
 __all__ = ["ParamSpec", "notebook_parameters", "parse_parameters", "bootstrap_source",
            "anatomy_problems", "sync_bootstrap", "execute_in_place", "paper_module", "repo_config",
-           "NBVAL_MARKER"]
+           "NBVAL_MARKER", "check_parameters", "check_injected_parameters", "claim_references"]
 
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
 #: The book collapses the bootstrap cell's source (Jupyter Book's ``hide-input`` tag).
@@ -129,6 +129,112 @@ def notebook_parameters(path: str | Path) -> dict[str, ParamSpec]:
     if cell is None:
         raise ValueError(f"{path.name}: no cell tagged 'parameters'")
     return parse_parameters(cell.source, f"{path.name} parameters cell")
+
+
+def _matches(annotation: str, value: Any) -> bool:
+    """Whether ``value`` (a YAML or papermill value) fits a parameters-cell annotation."""
+    if " | None" in annotation:
+        return value is None or _matches(annotation.replace(" | None", ""), value)
+    if annotation.startswith("tuple["):
+        inner = annotation[len("tuple["):-len(", ...]")]
+        return isinstance(value, (list, tuple)) and all(_matches(inner, v) for v in value)
+    if annotation == "bool":
+        return isinstance(value, bool)
+    if annotation == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation == "str":
+        return isinstance(value, str)
+    return True
+
+
+def check_parameters(path: str | Path, params: dict[str, Any]) -> None:
+    """Raise ``ValueError`` unless every name in ``params`` is a parameter of the notebook at
+    ``path`` (its ``parameters`` cell) and every value fits that parameter's type.
+
+    papermill only warns about an unknown name and runs the notebook with its default, so a
+    misspelled parameter would silently change nothing; this check runs before execution.
+    """
+    path = Path(path)
+    declared = notebook_parameters(path)
+    problems = _unknown_names(path, declared, params)
+    problems += [f"{name} = {value!r} does not match its type {declared[name].annotation} in "
+                 f"{path.name}" for name, value in params.items()
+                 if name in declared and not _matches(declared[name].annotation, value)]
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _unknown_names(path: Path, declared: dict[str, ParamSpec], names) -> list[str]:
+    import difflib
+
+    problems = []
+    for name in names:
+        if name not in declared:
+            close = difflib.get_close_matches(str(name), list(declared), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{name!r} is not a parameter of {path.name}{hint}; its "
+                            f"parameters are {', '.join(declared)}")
+    return problems
+
+
+#: The first line papermill writes into the cell of injected parameters (Python kernels).
+_INJECTED_HEADER = "# Parameters"
+
+
+def check_injected_parameters(paper: str, notebook: str) -> None:
+    """Inside a kernel run by papermill: raise ``ValueError`` if papermill injected a name that
+    the notebook's ``parameters`` cell does not declare (``-p sanity_lrr 0.5``).
+
+    papermill warns and runs on, so the misspelled value would be ignored and the defaults
+    used; this is called by :func:`common.project.start_run`, before any computation. The names
+    are read from the kernel's input history (papermill's injected cell starts with
+    ``# Parameters``) and compared with the notebook file's ``parameters`` cell. Outside IPython,
+    or without injected parameters, it does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover (IPython comes with ipykernel)
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    injected = [src for src in shell.user_ns.get("_ih", []) or []
+                if isinstance(src, str) and src.startswith(_INJECTED_HEADER + "\n")]
+    if not injected:
+        return
+    try:
+        tree = ast.parse(injected[-1])
+    except SyntaxError:
+        return
+    names = {t.id for node in tree.body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    path = paths.paper_dir(paper) / f"{notebook}.ipynb"
+    if path.is_file():
+        problems = _unknown_names(path, notebook_parameters(path), sorted(names))
+        if problems:
+            raise ValueError("papermill injected " + "; ".join(problems))
+
+
+def claim_references(path: str | Path) -> set[str]:
+    """The claim ids the notebook's claims cell mentions: every string literal of that cell that
+    is a claim id (``"C3"``, ``"C5b"``), whether passed to ``claims.check`` directly or through a
+    loop over ids."""
+    from common.project.paperyml import CLAIM_ID_RE
+
+    nb = _read(Path(path))
+    cells = [c for c in nb.cells if c.cell_type == "code" and NBVAL_MARKER in c.source]
+    ids: set[str] = set()
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        ids.update(node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                   and CLAIM_ID_RE.match(node.value))
+    return ids
 
 
 def anatomy_problems(path: str | Path) -> list[str]:

@@ -52,7 +52,7 @@ import yaml
 from common import paths
 
 __all__ = ["PaperSpecError", "Paper", "NotebookSpec", "ClaimSpec", "load_paper", "list_papers",
-           "CLAIM_ID_RE", "KINDS"]
+           "CLAIM_ID_RE", "KINDS", "check_claims_cell"]
 
 CLAIM_ID_RE = re.compile(r"^C[0-9]+[a-z]?$")
 ARXIV_RE = re.compile(r"^[0-9]{4}\.[0-9]{4,5}$")
@@ -278,6 +278,36 @@ def _load_cached(slug: str, _mtime: int) -> Paper:
         notes_confidence=data["notes_confidence"], bibtex=_str(data, "bibtex", where),
         summary=" ".join(_str(data, "summary", where).split()), notebooks=tuple(notebooks),
         claims=tuple(claims))
+
+
+def check_claims_cell(paper: Paper, stem: str) -> None:
+    """Raise :class:`PaperSpecError` unless the claims cell of notebook ``stem`` mentions exactly
+    the claims ``paper.yml`` assigns to it (read from the notebook's source, nothing executed).
+
+    Catches, before any notebook runs: a claim checked in the notebook but deleted from
+    ``paper.yml`` (or moved to another notebook, or misspelled), and a claim assigned in
+    ``paper.yml`` that the notebook never checks. Otherwise both surface only when the notebook
+    reaches its last cell.
+    """
+    from common.project.notebooks import claim_references
+
+    where = f"papers/{paper.slug}/paper.yml"
+    referenced = claim_references(paper.dir / f"{stem}.ipynb")
+    assigned = {c.id for c in paper.claims_for(stem)}
+    owner = {c.id: c.notebook for c in paper.claims}
+    problems = []
+    for cid in sorted(referenced - assigned):
+        if cid in owner:
+            problems.append(f"{stem}.ipynb checks {cid}, which {where} assigns to "
+                            f"{owner[cid]}")
+        else:
+            problems.append(f"{stem}.ipynb checks {cid}, which {where} does not have "
+                            "(deleted or misspelled?)")
+    for cid in sorted(assigned - referenced):
+        problems.append(f"paper.yml assigns {cid} to {stem}, but its claims cell never "
+                        "mentions it")
+    if problems:
+        raise PaperSpecError("; ".join(problems))
 
 
 def _load_paper_params(paper: Paper) -> dict[str, dict[str, Any]]:

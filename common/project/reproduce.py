@@ -18,40 +18,77 @@ progress cancels what it queued or submitted (SLURM jobs included) and keeps the
 so the same command resumes it; the notebook's staging folder is removed. A second Ctrl-C stops
 this process at once.
 
-Each notebook runs in a staging folder ``results/<paper>/<scale>/.staging-<notebook>-<pid>``
-(``REPRO_RESULTS_DIR`` points the notebook there); when it finishes, the folder is renamed to
-``results/<paper>/<scale>/<notebook>/``, replacing the previous run in one step. A notebook that
-stops with an error (a bad parameter, a crash, Ctrl-C) leaves nothing in ``results/``. A notebook
-whose hard claim fails is a result, not a crash: its outputs are kept and the claim is reported.
+Each notebook runs in a staging folder ``results/<paper>/<scale>/.staging-<notebook>-<id>``
+(``REPRO_RESULTS_DIR`` points the notebook there), owned through a claim file next to it
+(:mod:`common.experiment.ownership`: host, pid, heartbeat). When the notebook finishes, the folder
+is published as ``results/<paper>/<scale>/<notebook>/`` (:func:`publish`): under a per-scale lock,
+the previous folder is moved aside and the new one renamed into place, so a reader sees the old
+results, nothing, or the new results, never a mix, and two runs of the same notebook that finish
+together publish one after the other. A notebook that stops with an error (a bad parameter, a
+crash, Ctrl-C) leaves nothing in ``results/``. A notebook whose hard claim fails is a result, not
+a crash: its outputs are kept and the claim is reported. Staging folders of runs that were killed
+(``kill -9``, a lost node) are removed by the next run (:func:`clean_stale`), never those of a run
+still going.
 
-Exit status: 0 when every hard claim passed; 1 when a hard claim failed; 2 for bad arguments;
-3 when a notebook stopped with an error; 130 when interrupted (Ctrl-C).
+**The per-paper summary** ``results/<paper>/claims-<scale>.{json,md}`` merges the claims of every
+notebook whose results are on disk, in reading order, and says for each notebook when it ran and
+whether this command ran it (:func:`write_summary`): running one notebook never shrinks it.
+
+**Checked before any notebook runs** (exit 2): the arguments, every ``paper.yml`` and
+``params/paper.yaml``, the parameters injected into each notebook (names declared in its
+``parameters`` cell, values of the declared types: papermill itself would only warn), and that
+each notebook's claims cell mentions exactly the claims ``paper.yml`` assigns to it.
+
+Exit status: 0 when every hard claim holds; 1 when a hard claim failed; 2 for bad arguments or
+configuration; 3 for an execution error (data missing, a notebook that stopped with an error);
+130 when interrupted (Ctrl-C). The last line printed says which. Through ``make reproduce`` the
+status of ``make`` itself is 0 or 2 (GNU make exits 2 whenever a recipe fails, whatever the
+recipe's status); make's last line, ``make: *** [Makefile:NN: reproduce] Error N``, carries
+this program's status N.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import os
+import platform
 import shutil
 import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from common import paths
 from common.experiment.executors import EXECUTORS
+from common.experiment.ownership import Claim, claim, read_claim, try_claim
 from common.experiment.store import atomic_write_json, atomic_write_text, read_json
 from common.project.claims import count_text, format_markdown, format_plain
-from common.project.notebooks import notebook_parameters
-from common.project.paperyml import Paper, PaperSpecError, list_papers, load_paper
+from common.project.notebooks import check_parameters, notebook_parameters
+from common.project.paperyml import (
+    Paper,
+    PaperSpecError,
+    check_claims_cell,
+    list_papers,
+    load_paper,
+)
 from common.project.run import SCALES
 
-__all__ = ["main", "run_paper", "select_notebooks"]
+__all__ = ["main", "run_paper", "select_notebooks", "publish", "clean_stale", "write_summary",
+           "notebook_params", "check_before_running", "EXIT_MEANING"]
 
 EXIT_OK, EXIT_CLAIM_FAILED, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+EXIT_MEANING = {EXIT_OK: "every hard claim holds", EXIT_CLAIM_FAILED: "a hard claim failed",
+                EXIT_USAGE: "bad arguments or configuration",
+                EXIT_ERROR: "an execution error (data missing, a notebook error)",
+                EXIT_INTERRUPTED: "interrupted (Ctrl-C)"}
+#: Seconds a run waits for another run's publication of the same scale folder (milliseconds
+#: normally) before giving up with an error.
+PUBLISH_TIMEOUT_S = 600
 #: The sweep executor a notebook gets when ``EXECUTOR`` is not set, per scale (None: the
 #: notebook's own default, ``debug``, which the committed cpu-scale outputs were computed with).
 DEFAULT_EXECUTOR = {"cpu": None, "paper": "local"}
@@ -73,13 +110,62 @@ def select_notebooks(paper: Paper, notebook: str | None) -> list[str]:
     return matches
 
 
-def _publish(staging: Path, final: Path) -> None:
-    old = final.with_name(f".old-{final.name}-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old.exists():
-        shutil.rmtree(old)
+def _lock(out_root: Path) -> Claim:
+    """The lock of one scale folder: held while publishing and while reading it for a summary."""
+    return claim(out_root / ".publish.claim", timeout=PUBLISH_TIMEOUT_S)
+
+
+def publish(staging: Path, final: Path) -> None:
+    """Replace ``final`` by the complete folder ``staging``, atomically for readers (they see the
+    old folder, none, or the new one) and safely against concurrent publishers (serialised by the
+    folder's lock; none fails another)."""
+    with _lock(final.parent):
+        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:12]}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _claim_of(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".claim")
+
+
+def clean_stale(out_root: Path) -> list[Path]:
+    """Remove what killed runs left in ``out_root``; returns what was removed.
+
+    A staging folder is removed when its claim is stale or missing (its run was killed before
+    it finished: ``kill -9``, a lost node; or it predates claims); ``.old-*`` folders (a
+    publication interrupted between its two renames) are removed under the publication lock.
+    Folders of live runs, here or on another machine, are left alone.
+    """
+    removed: list[Path] = []
+    if not out_root.is_dir():
+        return removed
+    with _lock(out_root):
+        for entry in sorted(out_root.iterdir()):
+            if entry.name.startswith(".staging-") and entry.is_dir():
+                state = read_claim(_claim_of(entry))
+                if state is None or state.stale:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+                    if state is not None:
+                        _claim_of(entry).unlink(missing_ok=True)
+                        removed.append(_claim_of(entry))
+            elif entry.name.startswith(".old-") and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+            elif entry.name.startswith(".staging-") and entry.name.endswith(".claim"):
+                folder = entry.with_name(entry.name[:-len(".claim")])
+                state = read_claim(entry)
+                if not folder.exists() and state is not None and state.stale:
+                    entry.unlink(missing_ok=True)
+                    removed.append(entry)
+    return removed
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextlib.contextmanager
@@ -110,18 +196,29 @@ def _ctrl_c_interrupts(km):
 
 def _run_notebook(paper: Paper, stem: str, scale: str, params: dict) -> tuple[str, float]:
     """Execute one notebook; returns (outcome, seconds), outcome in {"ok", "failed", "error"}."""
+    out_root = paths.results_root() / paper.slug / scale
+    out_root.mkdir(parents=True, exist_ok=True)
+    for gone in clean_stale(out_root):
+        print(f"  removed {gone.name}, left behind by a run that was killed", file=sys.stderr)
+    staging = out_root / (f".staging-{stem}-{platform.node()}-{os.getpid()}-"
+                          f"{uuid.uuid4().hex[:8]}")
+    owner = try_claim(_claim_of(staging))  # a fresh name: always taken
+    if not isinstance(owner, Claim):  # pragma: no cover (the name is unique)
+        raise RuntimeError(f"cannot claim {staging}: {owner.describe()}")
+    with owner:  # its heartbeat marks the staging folder as live while the notebook runs
+        staging.mkdir()
+        return _execute(paper, stem, scale, params, staging, out_root / stem)
+
+
+def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
+             final: Path) -> tuple[str, float]:
     import papermill as pm
     from jupyter_client.manager import KernelManager
     from papermill.exceptions import PapermillExecutionError
 
-    out_root = paths.results_root() / paper.slug / scale
-    staging = out_root / f".staging-{stem}-{os.getpid()}"
-    final = out_root / stem
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
     previous = os.environ.get("REPRO_RESULTS_DIR")
     os.environ["REPRO_RESULTS_DIR"] = str(staging)
+    started = _utc_now()
     t0 = time.perf_counter()
     outcome = "ok"
     km = KernelManager(kernel_name="python3")
@@ -153,26 +250,64 @@ def _run_notebook(paper: Paper, stem: str, scale: str, params: dict) -> tuple[st
             os.environ.pop("REPRO_RESULTS_DIR", None)
         else:
             os.environ["REPRO_RESULTS_DIR"] = previous
-    _publish(staging, final)
-    return outcome, time.perf_counter() - t0
+        _shutdown(km)
+    seconds = time.perf_counter() - t0
+    atomic_write_json(staging / "run.json", {
+        "paper": paper.slug, "notebook": stem, "scale": scale, "started": started,
+        "finished": _utc_now(), "seconds": round(seconds, 1), "outcome": outcome,
+        "parameters": params, "host": platform.node()})
+    publish(staging, final)
+    return outcome, seconds
+
+
+def _shutdown(km) -> None:
+    """Stop the notebook's kernel: papermill leaves a kernel it did not create running (here,
+    until this process exits: one idle kernel per notebook of PAPER=all)."""
+    try:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    except Exception:  # best effort: the kernel may be gone already
+        pass
+
+
+def notebook_params(paper: Paper, stem: str, scale: str, executor: str | None) -> dict:
+    """The papermill parameters ``make reproduce`` injects into one notebook besides ``scale``:
+    the paper-scale settings, and ``executor`` where the notebook declares one."""
+    params = dict(paper.paper_params().get(stem, {})) if scale == "paper" else {}
+    executor = executor or DEFAULT_EXECUTOR[scale]
+    if executor and "executor" in notebook_parameters(paper.dir / f"{stem}.ipynb"):
+        params["executor"] = executor
+    return params
+
+
+def check_before_running(paper: Paper, stems: list[str], scale: str,
+                         executor: str | None) -> None:
+    """What can be checked without executing (module docstring): each notebook's claims cell
+    against ``paper.yml``, and the parameters it would get against its ``parameters`` cell.
+    Raises :class:`PaperSpecError` or :class:`UsageError` naming the problem."""
+    for stem in stems:
+        check_claims_cell(paper, stem)
+        try:
+            check_parameters(paper.dir / f"{stem}.ipynb",
+                             {"scale": scale, **notebook_params(paper, stem, scale, executor)})
+        except ValueError as exc:
+            where = f"papers/{paper.slug}/params/paper.yaml: " if scale == "paper" else ""
+            raise UsageError(f"{where}{stem}: {exc}") from None
 
 
 def run_paper(slug: str, scale: str, notebook: str | None = None,
               executor: str | None = None) -> tuple[int, list[dict]]:
-    """Run one paper's notebooks; returns (exit status, claim records of the notebooks run).
+    """Run one paper's notebooks; returns (exit status, the claim records of every notebook of
+    the paper with results at this scale, as merged by :func:`write_summary`).
 
     ``executor`` (or, when None, ``DEFAULT_EXECUTOR[scale]``) is injected as the ``executor``
     parameter of the notebooks that declare one.
     """
     paper = load_paper(slug)
     stems = select_notebooks(paper, notebook)
-    params = paper.paper_params() if scale == "paper" else {}
-    executor = executor or DEFAULT_EXECUTOR[scale]
-    status, records = EXIT_OK, []
+    status, ran = EXIT_OK, set()
     for stem in stems:
-        nb_params = dict(params.get(stem, {}))
-        if executor and "executor" in notebook_parameters(paper.dir / f"{stem}.ipynb"):
-            nb_params["executor"] = executor
+        nb_params = notebook_params(paper, stem, scale, executor)
         shown = f", executor={nb_params['executor']}" if "executor" in nb_params else ""
         print(f"[{slug}] {stem} (scale={scale}{shown}) ...", flush=True)
         outcome, seconds = _run_notebook(paper, stem, scale, nb_params)
@@ -180,30 +315,75 @@ def run_paper(slug: str, scale: str, notebook: str | None = None,
         if outcome == "error":
             status = EXIT_ERROR
             continue
-        data = read_json(paths.results_root() / slug / scale / stem / "claims.json")
-        records.extend(data["claims"])
+        ran.add(stem)
         if outcome == "failed" and status == EXIT_OK:
             status = EXIT_CLAIM_FAILED
+    records = write_summary(slug, scale, ran) if ran else []
     return status, records
 
 
-def _summary(records: list[dict], scale: str, out_dir: Path) -> None:
-    title = f"Claims ({scale} scale)"
-    print()
-    print(format_plain(records, title))
-    atomic_write_json(out_dir / f"claims-{scale}.json", records)
-    table = format_markdown(records, link=f"{scale}/{{notebook}}/{{notebook}}.ipynb")
-    atomic_write_text(out_dir / f"claims-{scale}.md", table + "\n")
+def write_summary(slug: str, scale: str, ran: set[str]) -> list[dict]:
+    """Print and write ``results/<slug>/claims-<scale>.{json,md}`` from every notebook of the
+    paper whose results are on disk (in reading order), with when each ran and whether this
+    command (``ran``) ran it; returns the merged claim records."""
+    paper = load_paper(slug)
+    out_root = paths.results_root() / slug / scale
+    records: list[dict] = []
+    notebooks: list[dict] = []
+    with _lock(out_root):
+        for nb in paper.notebooks:
+            folder = out_root / nb.stem
+            if not (folder / "claims.json").is_file():
+                continue
+            claims = read_json(folder / "claims.json")["claims"]
+            try:
+                when = read_json(folder / "run.json")["finished"]
+            except (FileNotFoundError, KeyError, ValueError):  # not published by this runner
+                when = datetime.datetime.fromtimestamp(
+                    (folder / "claims.json").stat().st_mtime, datetime.UTC
+                ).strftime("%Y-%m-%dT%H:%M:%SZ")
+            notebooks.append({"notebook": nb.stem, "ran": when,
+                              "this_command": nb.stem in ran, "claims": len(claims)})
+            records.extend(claims)
+        done = {n["notebook"] for n in notebooks}
+        lines = [f"{n['notebook']}: ran {n['ran']} "
+                 f"({'this command' if n['this_command'] else 'an earlier command'}), "
+                 f"{n['claims']} claim{'' if n['claims'] == 1 else 's'}" for n in notebooks]
+        lines += [f"{nb.stem}: no results at this scale" for nb in paper.notebooks
+                  if nb.stem not in done]
+        print(f"\n{slug} ({scale} scale), notebooks:")
+        print("\n".join(f"  {line}" for line in lines))
+        print()
+        print(format_plain(records, f"Claims ({scale} scale)"))
+        atomic_write_json(paths.results_root() / slug / f"claims-{scale}.json",
+                          {"paper": slug, "scale": scale, "notebooks": notebooks,
+                           "claims": records})
+        table = format_markdown(records, link=f"{scale}/{{notebook}}/{{notebook}}.ipynb")
+        bullets = "\n".join(f"- {line}" for line in lines)
+        atomic_write_text(paths.results_root() / slug / f"claims-{scale}.md",
+                          f"Notebooks:\n\n{bullets}\n\n{table}\n")
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit status (module docstring), after a last line that says
+    what it means."""
+    status = _main(argv)
+    print(f"\nexit status {status}: {EXIT_MEANING.get(status, 'unknown')}", file=sys.stderr)
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paper", default=os.environ.get("PAPER", ""))
     parser.add_argument("--scale", default=os.environ.get("SCALE") or "cpu")
     parser.add_argument("--notebook", default=os.environ.get("NOTEBOOK") or None)
     parser.add_argument("--executor", default=os.environ.get("EXECUTOR") or None,
                         help="where parameter sweeps run: " + ", ".join(EXECUTORS))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a bad option (2)
+        return int(exc.code or 0)
     valid = list_papers()
     try:
         if args.paper not in [*valid, "all"]:
@@ -216,11 +396,10 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("NOTEBOOK selects a notebook of one paper; it cannot be used with "
                              "PAPER=all")
         slugs = valid if args.paper == "all" else [args.paper]
-        for slug in slugs:  # validate every paper.yml (and paper-scale params) before running
+        for slug in slugs:  # check every paper before running anything
             paper = load_paper(slug)
-            select_notebooks(paper, args.notebook)
-            if args.scale == "paper":
-                paper.paper_params()
+            check_before_running(paper, select_notebooks(paper, args.notebook), args.scale,
+                                 args.executor)
     except (UsageError, PaperSpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -229,8 +408,6 @@ def main(argv: list[str] | None = None) -> int:
         for slug in slugs:
             status, records = run_paper(slug, args.scale, args.notebook, args.executor)
             everything.extend(records)
-            if records:
-                _summary(records, args.scale, paths.results_root() / slug)
             worst = max(worst, status)
     except KeyboardInterrupt:
         print("\nInterrupted (Ctrl-C).", file=sys.stderr)

@@ -115,6 +115,9 @@ def start_run(paper: str, notebook: str, config: Config, *, scale: str, seed: in
     if not isinstance(config, Config):
         raise TypeError(f"config must be a common.experiment.Config, got {type(config).__name__}")
     paths.paper_dir(paper)  # validates the slug
+    from common.project.notebooks import check_injected_parameters
+
+    check_injected_parameters(paper, notebook)  # a misspelled `papermill -p` name stops here
     seed_everything(seed)
     set_determinism(num_threads)
     return Run(paper=paper, notebook=notebook, scale=scale, config=config, seed=int(seed))

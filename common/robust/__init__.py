@@ -7,6 +7,10 @@ Aggregators (``agg(x, *, f, ...) -> (d,)``): :func:`mean`, :func:`coordinate_med
 parameter block. Attacks (``attack(honest, own, *, generator) -> (f, d)``): :class:`IPM`,
 :class:`ALIE`, :class:`SignFlip`, :class:`GaussianAttack`, :class:`Mimic`; the data attack
 :func:`flip_labels`.
+
+A client vector with a NaN or infinite coordinate is an attack: every aggregator leaves up to
+``f`` such rows out and runs on the others with ``f`` reduced (one rule for all of them,
+``common.robust._checks.byzantine_rows``); with more than ``f``, the aggregate is NaN.
 """
 
 from common.robust.attacks import (

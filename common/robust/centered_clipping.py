@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import torch
 
-from common.robust._checks import check_rows
+from common.robust._checks import byzantine_rows
 from common.robust.median import coordinate_median
 
 __all__ = ["centered_clipping"]
 
 
+@byzantine_rows(lambda n: (n - 1) // 2, "f < n/2")
 def centered_clipping(x: torch.Tensor, *, f: int = 0, tau: float = 1.0, iterations: int = 3,
                       center: torch.Tensor | None = None) -> torch.Tensor:
-    """Centered clipping of the rows of ``x`` (n, d) around ``center`` with radius ``tau``."""
-    x = check_rows(x)
+    """Centered clipping of the rows of ``x`` (n, d) around ``center`` with radius ``tau``.
+
+    ``f`` must be below n/2 like every other rule's (the paper's analysis needs a majority of
+    honest clients); non-finite rows count as Byzantine (left out, ``common.robust._checks``).
+    """
     if not tau > 0:
         raise ValueError(f"tau={tau}: must be > 0")
     if iterations < 1:
@@ -32,6 +36,8 @@ def centered_clipping(x: torch.Tensor, *, f: int = 0, tau: float = 1.0, iteratio
     v = coordinate_median(x) if center is None else center
     if v.shape != x.shape[1:]:
         raise ValueError(f"center has shape {tuple(v.shape)}, expected ({x.shape[1]},)")
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError("center must be finite (the previous aggregate); got NaN or inf")
     for _ in range(iterations):
         u = x - v
         norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)

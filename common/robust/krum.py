@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from common.robust._checks import check_byzantine, check_rows
+from common.robust._checks import byzantine_rows
 
 __all__ = ["krum", "multi_krum", "pairwise_sq_distances", "krum_scores"]
 
@@ -19,10 +19,15 @@ __all__ = ["krum", "multi_krum", "pairwise_sq_distances", "krum_scores"]
 def pairwise_sq_distances(x: torch.Tensor) -> torch.Tensor:
     """``D_ij = ||x_i - x_j||^2`` (n, n) from the Gram matrix, clamped at 0, exact zero diagonal.
 
-    The Gram form costs one (n, d) x (d, n) product instead of n^2 d subtractions; it loses
-    relative precision when rows are nearly equal, which does not change Krum's or NNM's ranking
-    beyond ties.
+    The Gram form costs one (n, d) x (d, n) product instead of n^2 d subtractions. It computes
+    ``||a||^2 + ||b||^2 - 2 a.b``, which cancels catastrophically when the rows share an offset
+    large against their spread (in float32, an offset 1e3 times the spread already reorders
+    Krum's scores). The rows are therefore first centred on their coordinate-wise median, which
+    lies inside the honest rows' range when fewer than half are Byzantine: the honest distances
+    keep their relative precision whatever the common offset, and distances are translation
+    invariant, so nothing else changes.
     """
+    x = x - x.median(dim=0).values  # the lower median, as coordinate_median's default
     sq = (x * x).sum(dim=1)
     d = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
     d = d.clamp_min(0.0)
@@ -38,11 +43,11 @@ def krum_scores(x: torch.Tensor, f: int) -> torch.Tensor:
     return torch.topk(d, k, dim=1, largest=False).values.sum(dim=1)
 
 
+@byzantine_rows(lambda n: (n - 3) // 2, "n > 2f + 2")
 def multi_krum(x: torch.Tensor, *, f: int, m: int = 1) -> torch.Tensor:
-    """Average of the ``m`` rows of ``x`` (n, d) with the smallest Krum scores."""
-    x = check_rows(x)
+    """Average of the ``m`` rows of ``x`` (n, d) with the smallest Krum scores; non-finite rows
+    count as Byzantine (left out, ``common.robust._checks``)."""
     n = x.shape[0]
-    check_byzantine(f, n, max_f=(n - 3) // 2, rule="n > 2f + 2")
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= n - f:
         raise ValueError(f"m={m!r}: multi-Krum averages 1 <= m <= n - f = {n - f} rows")
     scores = krum_scores(x, f)

@@ -9,9 +9,9 @@ output lies, coordinate by coordinate, inside the range of the honest values (Yi
 Byz-Clip21-SGD2M (arXiv 2603.23472) does; ``even="mean"`` averages the two middle values, as
 ``numpy.median`` does. The default is ``"lower"`` to match the Byz-Clip21-SGD2M code.
 
-**NaN.** Values are ordered as ``torch.sort`` orders them, NaN above +inf: a Byzantine client that
-sends NaN counts as one sending +inf and cannot poison the median on its own (``torch.median``
-would return NaN for the whole column). Computed by :func:`common.kernels.coordinate_median`: a
+**NaN and inf.** A row with a non-finite coordinate is one of the ``f`` Byzantine rows and is left
+out before the median is taken (the rule shared by every aggregator, ``common.robust._checks``).
+Computed by :func:`common.kernels.coordinate_median`: a
 Triton kernel on CUDA tensors, ``torch.kthvalue`` otherwise.
 """
 
@@ -20,16 +20,15 @@ from __future__ import annotations
 import torch
 
 from common import kernels
-from common.robust._checks import check_byzantine, check_rows
+from common.robust._checks import byzantine_rows
 
 __all__ = ["coordinate_median"]
 
 
+@byzantine_rows(lambda n: (n - 1) // 2, "f < n/2")
 def coordinate_median(x: torch.Tensor, *, f: int = 0, even: str = "lower") -> torch.Tensor:
-    """Coordinate-wise median of the rows of ``x`` (n, d); ``f`` only validates f < n/2."""
-    x = check_rows(x)
-    n = x.shape[0]
-    check_byzantine(f, n, max_f=(n - 1) // 2, rule="f < n/2")
+    """Coordinate-wise median of the rows of ``x`` (n, d); ``f`` validates f < n/2 and counts
+    non-finite rows as Byzantine (left out, ``common.robust._checks``)."""
     if even not in ("lower", "mean"):
         raise ValueError(f"even={even!r}: allowed values are 'lower' and 'mean'")
     return kernels.coordinate_median(x, even)

@@ -19,17 +19,20 @@ from collections.abc import Callable
 
 import torch
 
-from common.robust._checks import check_byzantine, check_rows
+from common.robust._checks import byzantine_rows, check_rows
 from common.robust.krum import pairwise_sq_distances
 
 __all__ = ["nnm", "bucketing", "compose"]
 
 
+@byzantine_rows(lambda n: n - 1, "f < n", per_row=True)
 def nnm(x: torch.Tensor, *, f: int) -> torch.Tensor:
-    """Each row replaced by the mean of its ``n - f`` nearest rows (itself included): (n, d)."""
-    x = check_rows(x)
+    """Each row replaced by the mean of its ``n - f`` nearest rows (itself included): (n, d).
+
+    Non-finite rows count as Byzantine (``common.robust._checks``): with ``k <= f`` of them, the
+    ``n - k`` finite rows are mixed with ``f - k`` and returned, (n - k, d).
+    """
     n = x.shape[0]
-    check_byzantine(f, n, max_f=n - 1, rule="f < n")
     if f == 0:
         return x.mean(dim=0).expand_as(x).clone()
     d = pairwise_sq_distances(x)
@@ -60,10 +63,18 @@ def compose(pre: Callable, agg: Callable, **pre_kwargs) -> Callable:
     (e.g. ``f < ceil(n/s) / 2`` for the median) decides whether the bucket size is too large.
     """
 
+    # the non-finite-row rule runs once, on the input, with the tolerance of ``agg`` (NNM keeps
+    # the number of rows); after bucketing, ``agg`` checks its tolerance on the buckets itself
+    max_f = getattr(agg, "max_f", None) if pre is not bucketing else None
+    rule = getattr(agg, "rule", "f < n") if max_f is not None else "f < n"
+
+    @byzantine_rows(max_f or (lambda n: n - 1), rule)
     def aggregator(x: torch.Tensor, *, f: int = 0, **agg_kwargs) -> torch.Tensor:
         mixed = pre(x, **pre_kwargs) if pre is bucketing else pre(x, f=f, **pre_kwargs)
         return agg(mixed, f=f, **agg_kwargs)
 
-    aggregator.__name__ = f"{getattr(pre, '__name__', 'pre')}_{getattr(agg, '__name__', 'agg')}"
-    aggregator.__doc__ = f"{aggregator.__name__}: {pre.__name__} then {agg.__name__}."
+    name = f"{getattr(pre, '__name__', 'pre')}_{getattr(agg, '__name__', 'agg')}"
+    aggregator.__name__ = aggregator.__qualname__ = name
+    aggregator.__doc__ = (f"{name}: {pre.__name__} then {agg.__name__} (non-finite rows count as "
+                          "Byzantine, common.robust._checks).")
     return aggregator

@@ -11,14 +11,13 @@ from __future__ import annotations
 import torch
 
 from common import kernels
-from common.robust._checks import check_byzantine, check_rows
+from common.robust._checks import byzantine_rows
 
 __all__ = ["trimmed_mean"]
 
 
+@byzantine_rows(lambda n: (n - 1) // 2, "2f < n")
 def trimmed_mean(x: torch.Tensor, *, f: int) -> torch.Tensor:
-    """Mean of the middle ``n - 2f`` values of each coordinate of ``x`` (n, d)."""
-    x = check_rows(x)
-    n = x.shape[0]
-    check_byzantine(f, n, max_f=(n - 1) // 2, rule="2f < n")
+    """Mean of the middle ``n - 2f`` values of each coordinate of ``x`` (n, d); non-finite rows
+    count as Byzantine (left out, ``common.robust._checks``)."""
     return kernels.trimmed_mean(x, f)

@@ -73,3 +73,46 @@ def test_hash_is_stable_and_sensitive(lr, n):
 def test_describe_lists_ranges():
     text = Demo.describe()
     assert "lr: float = 0.1  [> 0]  # step size" in text
+
+
+# ---- non-finite values (issue 16, case 7) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounds(Config):
+    lr: float = param(0.1, gt=0, doc="step size")
+    betas: tuple[float, ...] = param((0.9,), ge=0)
+    plain: float = 1.0  # no param(): still a float field
+    radius: float = param(1.0, gt=0, allow_inf=True, doc="clipping radius; inf: no clipping")
+    offset: float | None = param(None)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"lr": float("inf")}, r"Bounds.lr = inf is invalid: must be finite \(step size; notebook "
+                           r"parameter `lr`\)"),
+    ({"lr": float("-inf")}, r"Bounds.lr = -inf is invalid: must be finite"),
+    ({"betas": (0.5, float("inf"))}, r"Bounds.betas\[1\] = inf is invalid: must be finite"),
+    ({"plain": float("inf")}, r"Bounds.plain = inf is invalid: must be finite"),
+    ({"plain": float("nan")}, r"Bounds.plain = nan is invalid"),
+    ({"offset": float("-inf")}, r"Bounds.offset = -inf is invalid: must be finite"),
+    ({"radius": float("nan")}, r"Bounds.radius = nan is invalid"),
+    ({"radius": float("-inf")}, r"Bounds.radius = -inf is invalid: must be > 0"),
+])
+def test_non_finite_values_are_refused_unless_the_parameter_allows_them(kwargs, match):
+    """``inf`` used to pass a ``gt=0`` bound (``-p sanity_lr inf`` in byz-clip21-sgd2m 01 then
+    surfaced as a failed paper claim instead of bad input)."""
+    with pytest.raises(ConfigError, match=match):
+        Bounds(**kwargs)
+
+
+def test_a_parameter_that_allows_inf_keeps_its_bounds():
+    assert Bounds(radius=float("inf")).radius == float("inf")
+    assert "radius: float = 1.0  [> 0, inf allowed]" in Bounds.describe()
+
+
+def test_byz_clip21_sanity_lr_inf_is_bad_input():
+    from common.project.notebooks import paper_module
+
+    lib = paper_module("byz-clip21-sgd2m")
+    with pytest.raises(ConfigError, match=r"sanity_lr = inf is invalid: must be finite"):
+        lib.RobustnessConfig(sanity_lr=float("inf"))

@@ -303,19 +303,27 @@ class LostNode(SweepExecutor):
         on_finished(tasks, self.error)
 
 
-def test_runs_a_dead_worker_never_stored_are_failures_even_over_an_old_record(tmp_path):
+def test_runs_a_dead_worker_never_stored_are_failures_but_never_replace_a_finished_one(tmp_path):
     store, configs = tmp_path / "store", _grid(tmp_path, n=2)
-    old = sweep(square, configs, store_dir=store, executor="debug", progress=False)
-    old_attempt = json.loads(old.path(0).read_text())["attempt"]
-    res = sweep(square, configs, store_dir=store, progress=False, resume=False,
+    res = sweep(square, configs, store_dir=store, progress=False,
                 executor=LostNode(RuntimeError("node lost")))
-    assert (res.done, res.failed) == ([], [0, 1])  # the old "done" records do not count
+    assert (res.done, res.failed) == ([], [0, 1])
     rec = json.loads(res.path(0).read_text())
     assert rec["error"]["type"] == "WorkerDied" and "node lost" in rec["error"]["message"]
-    assert rec["attempt"] != old_attempt  # the record is this call's
     res = sweep(square, configs, store_dir=store, progress=False, executor=LostNode(None))
     assert res.failed == [0, 1] and "without storing" in res.records()[1]["error"]["message"]
+    assert res.records()[1]["attempt"] != rec["attempt"]  # the record is this call's
+
+    # resume=False recomputes finished runs; a worker that dies while doing so leaves the
+    # finished record in place (issue 16: it was replaced by a WorkerDied failure)
+    old = sweep(square, configs, store_dir=store, executor="debug", progress=False)
+    old_records = old.records()
+    res = sweep(square, configs, store_dir=store, progress=False, resume=False,
+                executor=LostNode(RuntimeError("node lost")))
+    assert (res.done, res.failed, res.skipped, res.ok) == ([], [], [0, 1], True)
+    assert res.records() == old_records
     assert _executions(tmp_path) == [0.0, 1.0]
+    assert list(store.glob("*.claim")) == []
 
 
 # ---- bad input ----------------------------------------------------------------------------------

@@ -168,3 +168,68 @@ def test_accountant_conformance(name):
     assert eps(1.0, 100, 1e-5) < eps(1.0, 100, 1e-7)
     e = eps(1.0, 100, 1e-5)
     assert acc.delta(dp_sgd_event(1.0, 0.05, 100), e) <= 1e-5 * (1 + 1e-6)
+
+
+# ---- issue 16, case 12: PLD calibration cost; RDP at large sampling rates ----------------------
+
+
+class _Probe(PLDAccountant):
+    """A PLD accountant that records every noise multiplier it scores. Below ``floor`` one PLD
+    evaluation takes minutes (67 s at sigma = 0.04 for the case below), so the probe refuses."""
+
+    def __init__(self, floor: float):
+        super().__init__(1e-3)
+        object.__setattr__(self, "seen", [])
+        object.__setattr__(self, "floor", floor)
+
+    def epsilon(self, event, delta):
+        sigma = event.event.event.noise_multiplier
+        self.seen.append(sigma)
+        if sigma < self.floor:
+            raise AssertionError(f"PLD evaluated at sigma={sigma:g}: minutes per evaluation")
+        return super().epsilon(event, delta)
+
+
+@pytest.mark.parametrize("target", [0.5, 2.0, 8.0])
+def test_pld_calibration_brackets_sigma_from_rdp_and_needs_few_evaluations(target):
+    """Before: the bisection started from the default lower end sigma = 0.01 and evaluated PLD
+    there (over 7 minutes on one target). Now RDP (cheap, never below PLD) gives the upper end,
+    the lower end is found just below it, and a safeguarded secant needs a handful of PLD
+    evaluations, all near the answer."""
+    make = lambda s: dp_sgd_event(s, 256 / 6000, 470)  # noqa: E731 (dp-sde notebook 02)
+    rdp_sigma = calibrate_noise_multiplier(make, target, 1e-5, rtol=1e-4)
+    probe = _Probe(floor=0.5 * rdp_sigma)
+    sigma = calibrate_noise_multiplier(make, target, 1e-5, accountant=probe, rtol=1e-4)
+    assert len(probe.seen) <= 12, probe.seen
+    assert sigma <= rdp_sigma  # PLD is the tighter accountant
+    assert PLDAccountant(1e-3).epsilon(make(sigma), 1e-5) <= target  # never overshoots
+    assert PLDAccountant(1e-3).epsilon(make(sigma * (1 - 3e-4)), 1e-5) > target  # and tight
+
+
+LARGE_Q = (0.861, 0.308, 3779, 1e-5)  # the issue's case: DP-SGD at a large sampling rate
+
+
+@pytest.mark.filterwarnings("ignore:Optimal order is the smallest alpha")
+def test_rdp_at_large_sampling_rates_is_conservative_and_says_to_use_pld():
+    """dp-accounting sums the fractional-order series in absolute value (an upper bound) and
+    cannot make it converge for orders 1.1-1.7 at q = 0.308, so it leaves them out: its RDP
+    epsilon is then 74 % above Opacus's (which sums the signed series): conservative, not tight.
+    The accountant says so and points to PLD, which is tighter than both (435 against Opacus's
+    453 and our 789 here: PLD needs no RDP-to-DP conversion)."""
+    sigma, q, steps, delta = LARGE_Q
+    event = dp_sgd_event(sigma, q, steps)
+    with pytest.warns(RuntimeWarning, match=r"orders 1\.1-1\.7 .* PLDAccountant"):
+        ours = RDPAccountant().epsilon(event, delta)
+    opacus = _opacus_epsilon(sigma, q, steps, delta, DEFAULT_ORDERS)
+    pld = PLDAccountant(1e-3).epsilon(event, delta)
+    assert opacus < ours < 1.8 * opacus  # conservative (never below), and by how much
+    assert 0.9 * opacus < pld <= opacus
+
+
+@pytest.mark.parametrize("sigma,q,steps,delta", CASES)
+def test_rdp_does_not_warn_where_every_order_that_matters_was_scored(sigma, q, steps, delta):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        RDPAccountant().epsilon(dp_sgd_event(sigma, q, steps), delta)

@@ -213,3 +213,121 @@ def test_papermill_bad_parameter_names_it(scratch_repo):
         capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0
     assert "quadratic_steps = -1 is invalid: must be >= 1" in res.stderr
+
+
+# ---- issue 16: exit codes through python and through make, the summary, killed runs ----------
+
+
+def _make_reproduce(root, *args):
+    """``make reproduce`` with the repository's Makefile and .venv on the scratch repository
+    (``-o``: never rebuild the shared .venv)."""
+    import os
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    venv = REPO / ".venv"
+    env = {**os.environ, "REPRO_ROOT": str(root)}
+    for name in ("REPRO_RESULTS_DIR", "PAPER", "SCALE", "NOTEBOOK", "EXECUTOR", "MAKEFLAGS",
+                 "MAKELEVEL"):
+        env.pop(name, None)
+    return subprocess.run(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), "-C",
+                           str(root), f"VENV={venv}", "-o", str(venv / ".installed-stamp"),
+                           "reproduce", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("case,code", [("pass", 0), ("hard claim fails", 1),
+                                       ("bad notebook name", 2), ("bad paper", 2),
+                                       ("notebook error", 3)])
+def test_each_exit_code_through_python_and_through_make(scratch_repo, case, code):
+    """Before: through make a notebook error and a bad argument both ended as exit 2, and
+    `make help` promised otherwise. Now the runner exits with the code, make exits 0 or 2 as GNU
+    make must, and make's last line carries the runner's code."""
+    body = {"hard claim fails": "value = 3.0 * threshold",
+            "notebook error": "raise FileNotFoundError('mnist/train-images-idx3-ubyte.gz')"}
+    make_paper(scratch_repo, "demo-paper", body=body.get(case, ""))
+    args = {"bad notebook name": ["NOTEBOOK=07"], "bad paper": []}.get(case, [])
+    paper = "nope" if case == "bad paper" else "demo-paper"
+    py = _reproduce(scratch_repo, "--paper", paper,
+                    *(["--notebook", "07"] if case == "bad notebook name" else []))
+    assert py.returncode == code, py.stdout + py.stderr
+    if code:
+        assert f"exit status {code}: " in py.stderr
+    mk = _make_reproduce(scratch_repo, f"PAPER={paper}", *args)
+    assert mk.returncode == (0 if code == 0 else 2), mk.stdout + mk.stderr
+    if case == "bad paper":  # refused by make itself, before any recipe
+        assert "unknown PAPER 'nope'" in mk.stderr
+    elif code:
+        assert f"exit status {code}: " in mk.stderr
+        assert re.search(rf"make: \*\*\* \[.*reproduce\] Error {code}\n", mk.stderr), \
+            mk.stderr[-300:]
+        assert "Parent appears to have exited" not in mk.stderr  # no kernel outlives the run
+
+
+def test_running_one_notebook_keeps_the_others_in_the_summary(scratch_repo):
+    """Before: after NOTEBOOK=02 then NOTEBOOK=01, claims-cpu.{json,md} held only 01's claims."""
+    from tests.project.test_publish_and_checks import _two_notebook_paper
+
+    _two_notebook_paper(scratch_repo)
+    assert _reproduce(scratch_repo, "--paper", "demo-paper", "--notebook", "02").returncode == 0
+    out = _reproduce(scratch_repo, "--paper", "demo-paper", "--notebook", "01")
+    assert out.returncode == 0, out.stderr
+    data = json.loads((scratch_repo / "results/demo-paper/claims-cpu.json").read_text())
+    assert [r["id"] for r in data["claims"]] == ["C1", "C2"]
+    assert [(n["notebook"], n["this_command"]) for n in data["notebooks"]] == [
+        ("01_demo", True), ("02_more", False)]
+    assert "02_more: ran " in out.stdout and "(an earlier command)" in out.stdout
+    md = (scratch_repo / "results/demo-paper/claims-cpu.md").read_text()
+    assert "**C1**" in md and "**C2**" in md
+
+
+def test_a_killed_run_leaves_a_staging_folder_that_the_next_run_removes(scratch_repo):
+    """Before: a SIGKILLed make reproduce left .staging-<notebook>-<pid>/ that no run removed."""
+    import os
+    import signal
+    import time
+
+    make_paper(scratch_repo, "demo-paper", body="import time\ntime.sleep(60)\nvalue = 0.5")
+    env = {**os.environ, "REPRO_ROOT": str(scratch_repo)}
+    env.pop("REPRO_RESULTS_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "common.project.reproduce", "--paper",
+                             "demo-paper"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    cpu = scratch_repo / "results" / "demo-paper" / "cpu"
+    try:
+        deadline = time.monotonic() + 120
+        while not (cpu.is_dir() and list(cpu.glob(".staging-*/01_demo.ipynb"))):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its kernel, as a lost node would
+        proc.wait(timeout=30)
+    assert [p for p in cpu.iterdir() if p.is_dir()], "the killed run left its staging folder"
+    make_paper(scratch_repo, "demo-paper")  # a quick notebook this time
+    out = _reproduce(scratch_repo, "--paper", "demo-paper")
+    assert out.returncode == 0, out.stderr
+    assert "left behind by a run that was killed" in out.stderr
+    assert sorted(p.name for p in cpu.iterdir()) == ["01_demo"]
+
+
+def test_a_misspelled_papermill_parameter_stops_the_notebook(scratch_repo):
+    """Before: `papermill ... -p sanity_lrr 0.5` warned, ran with the defaults and exited 0."""
+    import os
+
+    body = ("from common.experiment import Config\nfrom common.project import start_run\n"
+            "run = start_run('demo-paper', '01_demo', Config(), scale=scale, seed=0)\n"
+            "value = 0.5 * threshold")
+    folder = make_paper(scratch_repo, "demo-paper", body=body)
+    env = {**os.environ, "REPRO_ROOT": str(scratch_repo),
+           "REPRO_RESULTS_DIR": str(scratch_repo / "scratch-results")}
+    cmd = [sys.executable, "-m", "papermill", str(folder / "01_demo.ipynb"),
+           str(scratch_repo / "out.ipynb"), "--cwd", str(folder)]
+    ok = subprocess.run([*cmd, "-p", "threshold", "2.0"], capture_output=True, text=True,
+                        env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([*cmd, "-p", "threshhold", "2.0"], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert bad.returncode != 0
+    assert ("papermill injected 'threshhold' is not a parameter of 01_demo.ipynb (did you mean "
+            "'threshold'?)") in bad.stderr

@@ -250,3 +250,114 @@ def test_bucketing_then_median():
 def test_bad_input_is_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call(torch.randn(6, 3))
+
+
+# ---- non-finite clients are Byzantine (issue 16, case 10) ---------------------------------------
+
+BAD_VALUES = {"nan": float("nan"), "+inf": float("inf"), "-inf": float("-inf")}
+
+
+def _with_bad_rows(n=10, d=6, bad=(3,), value=float("nan"), seed=21, dtype=torch.float64,
+                   whole_row=True):
+    x = torch.tensor(_x(n, d, seed=seed), dtype=dtype)
+    for r in bad:
+        if whole_row:
+            x[r] = value
+        else:
+            x[r, 1] = value  # one coordinate is enough to make the row an attack
+    return x
+
+
+@pytest.mark.parametrize("value", sorted(BAD_VALUES))
+@pytest.mark.parametrize("bad", [(3,), (0, 9)], ids=["one-row", "f-rows"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_aggregator_is_finite_with_up_to_f_non_finite_rows(name, bad, value):
+    """Before: NNM + median, the geometric median and centered clipping returned all-NaN (NNM's
+    mixing product computes 0 x inf) and nothing raised. Now a non-finite row counts as one of
+    the f Byzantine rows: the rule runs on the finite rows with f reduced accordingly."""
+    f = 2
+    for whole_row in (True, False):
+        x = _with_bad_rows(bad=bad, value=BAD_VALUES[value], whole_row=whole_row)
+        out = _call(name, x, f)
+        assert out.shape == (6,) and torch.isfinite(out).all(), (name, value, out)
+        keep = [i for i in range(10) if i not in bad]
+        expected = _call(name, x[keep], f - len(bad)) if name != "multi_krum" else \
+            AGGREGATORS[name](x[keep], f=f - len(bad), m=10 - f - 2)
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_more_non_finite_rows_than_f_give_nan_not_a_number_made_up(name):
+    """Beyond the tolerance some honest rows are non-finite too (the honest computation
+    diverged): no rule can tell which rows to trust, and the aggregate is NaN so that a training
+    loop's divergence check sees it."""
+    x = _with_bad_rows(bad=(0, 4, 7), value=float("inf"))
+    out = _call(name, x, 2)
+    assert out.shape == (6,) and torch.isnan(out).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_non_finite_rows_keep_the_dtype(name):
+    x = _with_bad_rows(bad=(5,), value=float("nan"), dtype=torch.float32)
+    out = _call(name, x, 2)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+def test_nnm_with_non_finite_rows_mixes_the_finite_ones():
+    x = _with_bad_rows(bad=(2,), value=float("inf"))
+    mixed = nnm(x, f=2)
+    assert mixed.shape == (9, 6) and torch.isfinite(mixed).all()
+    keep = [i for i in range(10) if i != 2]
+    torch.testing.assert_close(mixed, nnm(x[keep], f=1))
+
+
+def test_centered_clipping_refuses_a_non_finite_center():
+    x = torch.tensor(_x(10, 3))
+    with pytest.raises(ValueError, match=r"center must be finite"):
+        centered_clipping(x, f=2, center=torch.tensor([0.0, float("nan"), 0.0],
+                                                      dtype=torch.float64))
+
+
+# ---- tolerances, offsets and scales (issue 16, case 11) -----------------------------------------
+
+
+@pytest.mark.parametrize("n,f", [(10, 5), (9, 5), (4, 2)])
+def test_centered_clipping_refuses_f_of_half_or_more(n, f):
+    """Before: accepted silently (every other rule refuses f >= n/2)."""
+    with pytest.raises(ValueError, match=rf"f={f} Byzantine clients out of n={n}: this aggregator "
+                                         r"tolerates .*f < n/2"):
+        centered_clipping(torch.randn(n, 3), f=f)
+
+
+@pytest.mark.parametrize("offset", [1e3, 3e3, 1e4, 3e4, 1e5])
+def test_krum_and_nnm_are_exact_under_a_common_offset_in_float32(offset):
+    """Before: the Gram-form distances lost every digit of the spread once the rows shared an
+    offset ~1e3-1e5 times it, and float32 Krum picked another (sometimes an outlying) row in up
+    to 45 of 50 draws. Distances are now taken after centring on the coordinate-wise median."""
+    g = torch.Generator().manual_seed(0)
+    for _ in range(12):
+        x = torch.randn(10, 50, generator=g, dtype=torch.float64)
+        x[8:] += 3.0  # two outlying rows
+        x32, shifted = x.float(), (x + offset).float()
+        reference = torch.argmin(np_krum_scores_t(x, 2))
+        torch.testing.assert_close(krum(shifted, f=2) - offset, x32[reference],
+                                   rtol=0, atol=offset * 2e-7)
+        torch.testing.assert_close(krum(x32, f=2), x32[reference])
+        # NNM picks the same neighbours with or without the offset
+        torch.testing.assert_close(nnm(shifted, f=2) - offset, nnm(x, f=2).float(),
+                                   rtol=0, atol=offset * 4e-7)
+
+
+def np_krum_scores_t(x, f):
+    return torch.tensor(np_krum_scores(x.numpy(), f))
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-8, 1.0, 1e8])
+def test_geometric_median_is_scale_equivariant(scale):
+    """Before: the smoothing ``nu`` was absolute, so at scale 1e-8 every distance was below it,
+    every weight equal, and the result the plain mean (45x off)."""
+    x = torch.tensor(_x(15, 4, seed=5))
+    reference = torch.tensor(np_weiszfeld(x.numpy()))
+    got = geometric_median(x * scale, max_iter=2000, tol=1e-13) / scale
+    torch.testing.assert_close(got, reference, rtol=0, atol=1e-9)
+    assert not torch.allclose(got, x.mean(0), atol=1e-3)
