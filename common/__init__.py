@@ -12,8 +12,14 @@ Subpackages (import what you need; nothing heavy happens at import time):
 - ``common.metrics``     metrics shared by several papers (LR sensitivity, divergence flags, ...)
 - ``common.experiment``  frozen configs, seeding, atomic results store, provenance, sweeps
 - ``common.plotting``    the one figure style
+- ``common.fileio``      atomic file writes and JSON conversion (a leaf: every layer uses it)
+- ``common.paths``       where the repository, its data and its results are (a leaf)
 - ``common.project``     the repository's own machinery: paper.yml, a notebook's run and its
                          claims, reproduce, book sync (the library packages never import it)
+
+The packages form layers (``tests/test_layers.py`` holds the order and fails on an upward or
+cyclic import): leaves (``fileio``, ``paths``, ``modules``), then ``kernels``, ``experiment``,
+``metrics``, then the library, then ``federated``, and ``project`` on top.
 """
 
 __version__ = "0.1.0"

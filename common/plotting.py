@@ -83,11 +83,11 @@ def savefig(fig, where, name: str, *, pdf: bool = False) -> None:
 
     Args:
         fig: a matplotlib figure.
-        where: a :class:`common.experiment.Run` (its results folder) or a folder path.
+        where: a :class:`common.project.Run` (its results folder) or a folder path.
         name: file stem, e.g. ``"rosenbrock"``.
         pdf: also write a PDF (vector) copy.
     """
-    from common.experiment.store import atomic_write_bytes
+    from common.fileio import atomic_write_bytes
 
     folder = Path(where.dir if hasattr(where, "dir") else where) / "figures"
     if not name or "/" in name or name.startswith("."):

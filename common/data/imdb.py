@@ -136,7 +136,7 @@ def _cache_path(cache_dir: Path, resource: Resource, vocab_size: int, mode: str)
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    from common.experiment.store import atomic_write_bytes
+    from common.fileio import atomic_write_bytes
 
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)

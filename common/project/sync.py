@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from common import paths
-from common.experiment.store import atomic_write_text
+from common.fileio import atomic_write_text
 from common.project.claims import count_text, format_markdown
 from common.project.notebooks import repo_config, sync_bootstrap
 from common.project.paperyml import Paper, list_papers, load_paper

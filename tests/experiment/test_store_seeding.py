@@ -18,7 +18,7 @@ from common.experiment import (
     seed_everything,
     to_jsonable,
 )
-from common.experiment import store as store_mod
+from common import fileio as store_mod
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
