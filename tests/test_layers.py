@@ -47,7 +47,7 @@ def layer_of(package: str) -> int:
 
 
 def _package(module: str) -> str:
-    """``common.sde.noise`` -> ``sde``; ``common.fileio`` -> ``fileio``; ``common`` -> ``common``."""
+    """``common.sde.noise`` -> ``sde``; ``common.fileio`` -> ``fileio``; ``common`` itself."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "common"
 

@@ -1,4 +1,4 @@
-"""Experiments: frozen configs, seeding, atomic results, provenance and sweeps.
+"""Experiments: frozen configs, seeding, a results store, provenance, sweeps, grids of runs.
 
 A notebook's run (its paper, results folder and claims) is repository tooling and lives in
 :mod:`common.project.run`; nothing here knows the ``papers/`` or ``results/`` layout.
@@ -14,6 +14,7 @@ from common.experiment.executors import (
     SubmititExecutor,
     SweepExecutor,
 )
+from common.experiment.grids import derive, geometric_grid
 from common.experiment.provenance import git_revision, package_versions, provenance
 from common.experiment.seeding import derive_seed, jax_key, seed_everything, set_determinism
 from common.experiment.store import (
@@ -40,5 +41,5 @@ __all__ = [
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
     "to_jsonable", "sweep", "SweepResult", "SweepError", "run_key", "code_version",
     "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",
-    "SubmititExecutor", "best_by", "best_configs", "runs_frame",
+    "SubmititExecutor", "best_by", "best_configs", "runs_frame", "derive", "geometric_grid",
 ]

@@ -1,9 +1,58 @@
-"""Metrics shared by several papers."""
+"""Metrics shared by several papers, one concept per module.
+
+- :mod:`common.metrics.stability`   divergence flags, the learning-rate sensitivity score, the
+                                    near-best width of a step-size grid
+- :mod:`common.metrics.trajectory`  statistics of recorded trajectories (torch or JAX runs):
+                                    Monte Carlo windows, stationary levels, half-lives, tracking
+                                    errors, log-log slopes, crossings, the parabolic best step size
+- :mod:`common.metrics.multitask`   worst-task and average accuracy, Delta-m%
+- :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
+                                    ratio, bootstrap) for claims
+- :data:`METRICS` the registry of scalar metrics (name -> function), one line per metric
+"""
 
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
-from common.metrics.stability import DIVERGENCE_THRESHOLD, diverged, lr_sensitivity
+from common.metrics.stability import (
+    DIVERGENCE_THRESHOLD,
+    diverged,
+    lr_sensitivity,
+    near_best_width,
+)
 from common.metrics.stats import Interval, bootstrap_ci, mean_ci, paired_ci, paired_ratio_ci
+from common.metrics.trajectory import (
+    Paths,
+    best_lr,
+    crossing,
+    half_life,
+    loglog_slope,
+    relative_error,
+    stationary_level,
+    window,
+    window_median,
+    window_table,
+)
 
-__all__ = ["DIVERGENCE_THRESHOLD", "diverged", "lr_sensitivity", "Interval", "bootstrap_ci",
-           "mean_ci", "paired_ci", "paired_ratio_ci", "worst_task_accuracy",
-           "average_accuracy", "delta_m_percent"]
+#: The scalar metrics by name: one line per metric (conformance: ``tests/metrics``).
+METRICS = {
+    "lr_sensitivity": lr_sensitivity,
+    "near_best_width": near_best_width,
+    "window": window,
+    "window_median": window_median,
+    "stationary_level": stationary_level,
+    "half_life": half_life,
+    "relative_error": relative_error,
+    "loglog_slope": loglog_slope,
+    "crossing": crossing,
+    "best_lr": best_lr,
+    "worst_task_accuracy": worst_task_accuracy,
+    "average_accuracy": average_accuracy,
+    "delta_m_percent": delta_m_percent,
+}
+
+__all__ = [
+    "DIVERGENCE_THRESHOLD", "diverged", "lr_sensitivity", "near_best_width", "Interval",
+    "bootstrap_ci", "mean_ci", "paired_ci", "paired_ratio_ci", "worst_task_accuracy",
+    "average_accuracy", "delta_m_percent", "Paths", "best_lr", "crossing", "half_life",
+    "loglog_slope", "relative_error", "stationary_level", "window", "window_median",
+    "window_table", "METRICS",
+]

@@ -9,13 +9,17 @@ grid ``G``, ``l_0`` its value at initialisation and ``l* = min_gamma l_gamma``:
            \\big(\\min\\{l_0, l_\\gamma\\} - l^*\\big).
 
 A diverged run (NaN or infinite) counts as ``l_0``: no better than not training.
+
+**Near-best width** (:func:`near_best_width`): the number of decades of a step-size grid over
+which a metric to maximise stays within a tolerance of its best value, the "width of the basin"
+the NGN-M paper (arXiv 2508.15071, Fig. 4) reads off its accuracy-versus-step-size curves.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DIVERGENCE_THRESHOLD", "diverged", "lr_sensitivity"]
+__all__ = ["DIVERGENCE_THRESHOLD", "diverged", "lr_sensitivity", "near_best_width"]
 
 #: A run whose loss exceeds this (or is not finite) is called diverged (NGN-M paper, App. E).
 DIVERGENCE_THRESHOLD = 1e10
@@ -42,3 +46,22 @@ def lr_sensitivity(final_metric, initial_metric: float) -> float:
     v = np.where(np.isfinite(v), v, initial_metric)
     capped = np.minimum(initial_metric, v)
     return float(np.mean(capped - capped.min()))
+
+
+def near_best_width(grid, values, tolerance: float) -> float:
+    """Decades of the grid over which ``values`` (to maximise) stay within ``tolerance`` of their
+    best: log10(largest / smallest) grid value of the near-best set, which must be a contiguous
+    run of the grid containing the best value (a gap ends the run; NaN counts as not near-best).
+    """
+    grid, values = np.asarray(grid, float), np.asarray(values, float)
+    if grid.shape != values.shape or grid.ndim != 1 or grid.size == 0:
+        raise ValueError(f"grid and values must be non-empty 1-D of the same length; got "
+                         f"{grid.shape} and {values.shape}")
+    ok = np.isfinite(values) & (values >= np.nanmax(values) - tolerance)
+    best = int(np.nanargmax(values))
+    lo = hi = best
+    while lo > 0 and ok[lo - 1]:
+        lo -= 1
+    while hi < len(grid) - 1 and ok[hi + 1]:
+        hi += 1
+    return float(np.log10(grid[hi] / grid[lo]))

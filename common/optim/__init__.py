@@ -2,11 +2,19 @@
 
 - :mod:`common.optim.ngn`     NGN, NGN-M (and the rejected "version 2" ordering)
 - :mod:`common.optim.ngn_md`  NGN-MD v1/v2 (diagonal preconditioning + momentum), NGN-D
-- :mod:`common.optim.sgdm`    SGD with momentum as torch computes it (EMA and heavy-ball forms)
+- :mod:`common.optim.sgdm`    SGD, and SGD with momentum as torch computes it (EMA, heavy ball)
+- :mod:`common.optim.signsgd` SignSGD and Signum
+- :mod:`common.optim.adam`    Adam (coupled L2 weight decay) and AdamW (decoupled)
+- :mod:`common.optim.batched` a whole step-size grid of one optimizer as one batched run
 - :mod:`common.optim.registry` the explicit registry used by sweeps and conformance tests
+
+A method that also has an SDE model keeps the same name in both registries: the torch update here
+(``OPTIMIZERS["AdamW"]``) and the JAX discrete optimizer with its SDE in :mod:`common.sde`
+(``SDES["AdamW"]``); ``tests/optim/test_twins.py`` runs each pair side by side.
 """
 
 from common.optim._tree import apply_updates, tree_sq_norm
+from common.optim.adam import Adam, AdamState, AdamW, adam_init, adam_update, adamw_update
 from common.optim.adapter import FunctionalOptimizer
 from common.optim.ngn import (
     NGN,
@@ -23,12 +31,33 @@ from common.optim.ngn import (
 )
 from common.optim.ngn_md import NGNMD, NGNMDState, ngn_d_update, ngn_md_init, ngn_md_update
 from common.optim.registry import OPTIMIZERS, OptimizerSpec, get, make_torch
-from common.optim.sgdm import FORMS, SGDMState, sgdm_init, sgdm_torch, sgdm_update
+from common.optim.sgdm import (
+    FORMS,
+    SGDMState,
+    SGDState,
+    sgd_init,
+    sgd_update,
+    sgdm_init,
+    sgdm_torch,
+    sgdm_update,
+)
+from common.optim.signsgd import (
+    SignSGD,
+    SignSGDState,
+    Signum,
+    SignumState,
+    signsgd_init,
+    signsgd_update,
+    signum_init,
+    signum_update,
+)
 
 __all__ = [
     "apply_updates", "tree_sq_norm", "FunctionalOptimizer", "NGN", "NGNM", "NGNMState",
     "NGNState", "ngn_init", "ngn_m_init", "ngn_m_update", "ngn_m_v2_init", "ngn_m_v2_update",
     "ngn_step_size", "ngn_update", "NGNMD", "NGNMDState", "ngn_d_update", "ngn_md_init",
     "ngn_md_update", "OPTIMIZERS", "OptimizerSpec", "get", "make_torch", "FORMS", "SGDMState",
-    "sgdm_init", "sgdm_torch", "sgdm_update",
+    "sgdm_init", "sgdm_torch", "sgdm_update", "SGDState", "sgd_init", "sgd_update", "Adam",
+    "AdamState", "AdamW", "adam_init", "adam_update", "adamw_update", "SignSGD", "SignSGDState",
+    "Signum", "SignumState", "signsgd_init", "signsgd_update", "signum_init", "signum_update",
 ]

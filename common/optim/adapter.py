@@ -40,6 +40,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     #: True when the update's global scalar is not the plain gradient norm (NGN-MD's
     #: preconditioned norm): then all parameters must be in one group, updated in one call.
     single_group: bool = False
+    #: True (the NGN family): ``update(grads, state, loss, ..., grad_sq_norm=)`` with the
+    #: closure's loss and the global squared gradient norm; False (SignSGD, Adam):
+    #: ``update(grads, state, params, ...)``, and the closure is optional, as in ``torch.optim``.
+    needs_loss: bool = True
 
     def __init__(self, params, **defaults):
         super().__init__(params, defaults)
@@ -70,16 +74,18 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        if closure is None:
+        if closure is None and self.needs_loss:
             raise ValueError(f"{type(self).__name__}.step needs a closure returning the loss "
                              "(NGN-type step sizes use the mini-batch loss value)")
-        with torch.enable_grad():
-            loss = closure()
-        if loss is None:
-            raise ValueError("the closure must return the loss")
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+            if loss is None and self.needs_loss:
+                raise ValueError("the closure must return the loss")
         groups = [[p for p in g["params"] if p.grad is not None] for g in self.param_groups]
         sq_norm = None
-        if not self.single_group and any(groups):
+        if self.needs_loss and not self.single_group and any(groups):
             sq_norm = tree_sq_norm([p.grad for ps in groups for p in ps])
         for group, params in zip(self.param_groups, groups):
             if not params:
@@ -87,8 +93,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             hyper = {h: group[h] for h in self.hyperparameters}
             if sq_norm is not None:
                 hyper["grad_sq_norm"] = sq_norm
+            third = loss.detach() if self.needs_loss else tuple(p.detach() for p in params)
             updates, new_state, info = type(self).update(
-                tuple(p.grad for p in params), self._load(params), loss.detach(), **hyper)
+                tuple(p.grad for p in params), self._load(params), third, **hyper)
             for p, u in zip(params, updates, strict=True):
                 p.add_(u)
             self._save(params, new_state)

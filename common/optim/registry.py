@@ -13,6 +13,7 @@ from functools import partial
 
 import torch
 
+from common.optim.adam import AdamW, adam_init, adam_update, adamw_update
 from common.optim.ngn import (
     NGN,
     NGNM,
@@ -24,7 +25,15 @@ from common.optim.ngn import (
     ngn_update,
 )
 from common.optim.ngn_md import NGNMD, ngn_d_update, ngn_md_init, ngn_md_update
-from common.optim.sgdm import sgdm_init, sgdm_torch, sgdm_update
+from common.optim.sgdm import sgd_init, sgd_update, sgdm_init, sgdm_torch, sgdm_update
+from common.optim.signsgd import (
+    SignSGD,
+    Signum,
+    signsgd_init,
+    signsgd_update,
+    signum_init,
+    signum_update,
+)
 
 __all__ = ["OptimizerSpec", "OPTIMIZERS", "get", "make_torch"]
 
@@ -61,6 +70,9 @@ class OptimizerSpec:
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "SGD": OptimizerSpec(
+        "SGD", sgd_init, sgd_update, lambda params, lr: torch.optim.SGD(params, lr=lr), "lr",
+        False, "torch.optim.SGD", "no momentum; twin of common.sde 'SGD'"),
     "SGDM": OptimizerSpec(
         "SGDM", sgdm_init, sgdm_update,
         lambda params, lr: sgdm_torch(params, lr=lr, momentum=0.9, form="ema"),
@@ -73,8 +85,21 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "lr", False, "torch.optim.SGD", "momentum 0.9, dampening 0 (b = 0.9 b + g)",
         {"momentum": 0.9, "dampening": 0.0}),
     "Adam": OptimizerSpec(
-        "Adam", None, None, lambda params, lr: torch.optim.Adam(params, lr=lr), "lr", False,
-        "arXiv 1412.6980 (torch.optim.Adam)", "betas (0.9, 0.999), eps 1e-8; torch only"),
+        "Adam", adam_init, adam_update, lambda params, lr: torch.optim.Adam(params, lr=lr), "lr",
+        False, "arXiv 1412.6980 (Algorithm 1)",
+        "betas (0.9, 0.999), eps 1e-8; functional common.optim.adam, torch.optim.Adam adapter "
+        "(equal up to rounding, tests/optim/test_adam_sign.py)"),
+    "AdamW": OptimizerSpec(
+        "AdamW", adam_init, adamw_update, lambda params, lr: AdamW(params, lr=lr), "lr", False,
+        "arXiv 1711.05101", "decoupled weight decay 0.01 (torch.optim.AdamW's default); twin "
+        "of common.sde 'AdamW'", {"weight_decay": 0.01}),
+    "SignSGD": OptimizerSpec(
+        "SignSGD", signsgd_init, signsgd_update, lambda params, lr: SignSGD(params, lr=lr), "lr",
+        False, "arXiv 1802.04434 (Algorithm 1)", "sign(0) = 0; twin of common.sde 'SignSGD'"),
+    "Signum": OptimizerSpec(
+        "Signum", signum_init, signum_update, lambda params, lr: Signum(params, lr=lr, beta=0.9),
+        "lr", False, "arXiv 1802.04434 (Algorithm 3)", "beta 0.9, m = beta m + (1 - beta) g",
+        {"beta": 0.9}),
     "NGN": OptimizerSpec(
         "NGN", ngn_init, ngn_update, lambda params, c: NGN(params, c=c), "c", True,
         "arXiv 2407.04358"),

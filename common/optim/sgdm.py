@@ -16,6 +16,9 @@ Note the first step: torch initialises the buffer to ``g`` itself, not ``(1 - ta
 dampening the very first step is ``1/(1-tau)`` times larger than the EMA recursion from zero.
 We keep torch's convention so this module and ``torch.optim.SGD`` agree bit for bit.
 
+Plain SGD, ``x_{k+1} = x_k - eta g_k`` (momentum 0, no buffer), is :func:`sgd_update`; it is the
+torch twin of :class:`common.sde.SGD` under the registry name ``"SGD"``.
+
 Functional API: ``state = sgdm_init(params)``;
 ``updates, state, info = sgdm_update(grads, state, params, lr=..., momentum=..., dampening=...)``.
 ``lr`` may be a tensor of the batch shape when ``batch_dims > 0`` (a whole learning-rate sweep in
@@ -30,10 +33,29 @@ import torch
 
 from common.optim._tree import as_tuple, check_positive, expand_to
 
-__all__ = ["SGDMState", "sgdm_init", "sgdm_update", "FORMS", "sgdm_torch"]
+__all__ = ["SGDState", "SGDMState", "sgd_init", "sgd_update", "sgdm_init", "sgdm_update", "FORMS",
+           "sgdm_torch"]
 
 #: Named momentum parameterisations: form -> dampening as a function of the momentum.
 FORMS = {"ema": lambda mu: mu, "heavy_ball": lambda mu: 0.0}
+
+
+class SGDState(NamedTuple):
+    """Plain SGD keeps no buffers; the state only counts steps."""
+
+    count: int
+
+
+def sgd_init(params) -> SGDState:
+    return SGDState(0)
+
+
+def sgd_update(grads, state: SGDState, params=None, *, lr, batch_dims: int = 0):
+    """One plain SGD step: ``updates = -lr * g``. Returns ``(updates, state, info)``."""
+    grads = as_tuple(grads)
+    check_positive("lr", lr)
+    updates = tuple(-expand_to(lr, g, batch_dims) * g for g in grads)
+    return updates, SGDState(state.count + 1), {"step_size": lr}
 
 
 class SGDMState(NamedTuple):

@@ -1,9 +1,8 @@
-"""Code only the NGN-M reproduction needs: step-size sweeps.
+"""Code only the NGN-M reproduction needs: its experiments' configs and runs.
 
-Toy problems (notebook 01): a sweep over K step sizes advances K independent copies of the
-iterate in one tensor of shape ``(K, dim)``: the optimizers of :mod:`common.optim` accept
-``batch_dims=1`` and a step-size tensor of shape ``(K,)``. Every copy sees the same mini-batches
-(common random numbers), so differences between step sizes are not sampling noise.
+Toy problems (notebook 01): each method's step-size grid is one batched run
+(:func:`common.optim.batched.batched_sweep`: K copies of the iterate in one ``(K, dim)`` tensor,
+every copy on the same mini-batches).
 
 Networks (notebooks 02 and 03): every (method, step size, seed) run is one small config
 (:class:`MLPRun`, :class:`LMRun`) executed by :func:`common.experiment.sweep`, in-process at cpu
@@ -26,6 +25,7 @@ from common.experiment import (
     Config,
     ConfigError,
     SweepResult,
+    derive,
     derive_seed,
     param,
     resolve_device,
@@ -33,107 +33,15 @@ from common.experiment import (
 )
 from common.metrics import DIVERGENCE_THRESHOLD
 from common.models import LeastSquares, Quadratic, Quartic, Rosenbrock
-from common.optim import OPTIMIZERS, apply_updates, get, make_torch
+from common.optim import OPTIMIZERS, make_torch
+from common.optim.batched import BatchedSweep, batched_sweep
+from common.optim.training import train_classifier
 
-__all__ = ["BatchedSweep", "run_sweep", "ToyConfig", "rosenbrock_experiment",
+__all__ = ["ToyConfig", "rosenbrock_experiment",
            "quartic_experiment", "regression_experiment", "quadratic_experiment",
            "plot_sweep", "plot_trajectories", "MLPConfig", "MLPRun", "mnist_data",
-           "train_classifier", "train_mlp", "mlp_sweep", "near_best_width", "LMConfig", "LMRun",
+           "train_mlp", "mlp_sweep", "LMConfig", "LMRun",
            "shakespeare_data", "train_char_lm", "lm_sweep"]
-
-
-@dataclass
-class BatchedSweep:
-    """One method over K step sizes run as one batched computation (:func:`run_sweep`).
-
-    Per step size: final loss, first iteration below ``target`` (or -1), and a trajectory."""
-
-    method: str
-    steps: np.ndarray          # (K,) swept step sizes (lr or c)
-    final_loss: np.ndarray     # (K,) inf where the run diverged
-    hit_iteration: np.ndarray  # (K,) first k with f(x_k) <= target, -1 if never
-    diverged: np.ndarray       # (K,) bool
-    record_at: np.ndarray      # (R,) iterations at which the trajectory is recorded
-    trajectory: np.ndarray     # (R, K) loss (inf after divergence)
-    step_size: np.ndarray      # (R, K) effective step gamma_k (NGN family) or lr
-    tail_mean: np.ndarray      # (K,) mean full loss over the last ``tail`` iterations (inf if
-                               #      the run diverged)
-
-
-def run_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=None,
-              target: float = 0.0, stop_at_target: bool = False, num_records: int = 200,
-              step_schedule=None, threshold: float = DIVERGENCE_THRESHOLD,
-              tail: int = 1) -> BatchedSweep:
-    """Run ``method`` from ``x0`` for every step size in ``steps`` at once.
-
-    Args:
-        objective: has ``value_and_grad(x[, idx])`` batched over leading dims (common.models).
-        method: a name in :data:`common.optim.OPTIMIZERS` with a functional update.
-        steps: the swept step sizes (``lr`` or ``c``).
-        x0: starting point, shape ``(dim,)``.
-        num_steps: iterations.
-        sampler: ``sampler(k) -> idx`` of the mini-batch at iteration k (None: full batch).
-        target: loss level whose first hitting time is recorded.
-        stop_at_target: freeze a copy once ``f <= target`` (as App. E's stopping rule).
-        step_schedule: ``schedule(k) -> factor`` multiplying the step size at iteration k.
-        threshold: a copy whose loss exceeds this, or is not finite, is frozen as diverged.
-        tail: number of final iterations whose full loss is averaged into ``tail_mean`` (the
-            last iterate of a stochastic method is noisy; its tail average is not).
-    """
-    if not 1 <= tail <= num_steps:
-        raise ValueError(f"tail={tail}: must be in [1, num_steps={num_steps}]")
-    spec = get(method)
-    dtype = torch.float64
-    steps_t = torch.as_tensor(np.asarray(steps, dtype=np.float64), dtype=dtype)
-    K = steps_t.shape[0]
-    x = torch.as_tensor(np.asarray(x0, dtype=np.float64), dtype=dtype).expand(K, -1).clone()
-    state = spec.init((x,))
-    alive = torch.ones(K, dtype=torch.bool)
-    running = torch.ones(K, dtype=torch.bool)
-    final = torch.full((K,), float("nan"), dtype=dtype)
-    hit = torch.full((K,), -1, dtype=torch.long)
-    record_at = np.unique(np.geomspace(1, num_steps, num_records).astype(int)) - 1
-    rec_pos = {int(k): i for i, k in enumerate(record_at)}
-    traj = np.full((len(record_at), K), np.inf)
-    gam = np.full((len(record_at), K), np.nan)
-    tail_sum = torch.zeros(K, dtype=dtype)
-    for k in range(num_steps):
-        idx = sampler(k) if sampler is not None else None
-        f, g = objective.value_and_grad(x) if idx is None else objective.value_and_grad(x, idx)
-        f_full = f if idx is None else objective.value_and_grad(x)[0]
-        bad = ~torch.isfinite(f_full) | (f_full > threshold)
-        alive &= ~bad
-        newly_hit = (hit < 0) & alive & (f_full <= target)
-        hit[newly_hit] = k
-        if stop_at_target:
-            running &= ~newly_hit & alive
-        else:
-            running &= alive
-        if k in rec_pos:
-            traj[rec_pos[k]] = torch.where(alive, f_full, torch.inf).numpy()
-        if k >= num_steps - tail + 1:  # iterates x_{K-tail+1..K-1}; x_K is added after the loop
-            tail_sum += torch.where(alive, f_full, 0.0)
-        if not running.any():
-            break
-        step = steps_t * (step_schedule(k) if step_schedule is not None else 1.0)
-        updates, new_state, info = spec.functional_update(
-            (g,), state, f.clamp_min(0.0), (x,), step, batch_dims=1)
-        (x_new,) = apply_updates((x,), updates)
-        keep = running.unsqueeze(-1)
-        x = torch.where(keep, x_new, x)
-        state = type(new_state)(*[
-            tuple(torch.where(keep, a, b) for a, b in zip(new, old))
-            if isinstance(new, tuple) else new
-            for new, old in zip(new_state, state)])
-        if k in rec_pos:
-            gam[rec_pos[k]] = torch.broadcast_to(torch.as_tensor(info["step_size"]),
-                                                 (K,)).numpy()
-    f_end = objective.value_and_grad(x)[0]
-    final = torch.where(alive & torch.isfinite(f_end) & (f_end <= threshold), f_end, torch.inf)
-    tail_mean = torch.where(torch.isfinite(final), (tail_sum + f_end) / tail, torch.inf)
-    return BatchedSweep(method, np.asarray(steps, dtype=np.float64), final.numpy(), hit.numpy(),
-                       (~alive).numpy() | ~np.isfinite(final.numpy()), record_at, traj, gam,
-                       tail_mean.numpy())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,13 +83,13 @@ class ToyConfig(Config):
 
 def rosenbrock_experiment(cfg: ToyConfig, methods) -> dict[str, BatchedSweep]:
     """Every method over ``rosenbrock_grid`` from (-1.2, 1) (Fig. 1, App. H.2)."""
-    return {m: run_sweep(Rosenbrock(), m, cfg.rosenbrock_grid, (-1.2, 1.0), cfg.rosenbrock_steps)
-            for m in methods}
+    return {m: batched_sweep(Rosenbrock(), m, cfg.rosenbrock_grid, (-1.2, 1.0),
+                             cfg.rosenbrock_steps) for m in methods}
 
 
 def quartic_experiment(cfg: ToyConfig, methods) -> dict[str, BatchedSweep]:
     """Iterations to reach ``f <= quartic_target`` on ``x^2 + x^4`` (App. E, Fig. E.1)."""
-    return {m: run_sweep(Quartic(), m, cfg.quartic_grid, (cfg.quartic_x0,),
+    return {m: batched_sweep(Quartic(), m, cfg.quartic_grid, (cfg.quartic_x0,),
                          cfg.quartic_max_steps, target=cfg.quartic_target, stop_at_target=True)
             for m in methods}
 
@@ -205,7 +113,7 @@ def regression_experiment(cfg: ToyConfig, methods) -> tuple[dict, float]:
     rows = torch.from_numpy(np.tile(streams, (1, len(grid), 1)))
     out = {}
     for m in methods:
-        res = run_sweep(obj, m, np.repeat(grid, S), np.zeros(obj.dim), cfg.regression_steps,
+        res = batched_sweep(obj, m, np.repeat(grid, S), np.zeros(obj.dim), cfg.regression_steps,
                         sampler=lambda k: rows[k], tail=cfg.regression_tail)
         out[m] = ((res.tail_mean - obj.minimum) / obj.minimum).reshape(len(grid), S)
     return out, obj.minimum
@@ -230,7 +138,7 @@ def quadratic_experiment(cfg: ToyConfig) -> dict[float, dict[str, float]]:
         obj = Quadratic(M, y)
         f0 = 0.5 * float(np.sum(y**2))
         out[kappa] = {
-            name: float(run_sweep(obj, "NGN-M", [c], np.zeros(obj.dim), K,
+            name: float(batched_sweep(obj, "NGN-M", [c], np.zeros(obj.dim), K,
                                   step_schedule=sched).final_loss[0]) / f0
             for name, (c, sched) in schedules.items()}
     return out
@@ -295,8 +203,7 @@ class MLPConfig(Config):
 
     def runs(self) -> list[MLPRun]:
         """The grid, one config per (seed, method, step size), in that nesting order."""
-        return [MLPRun(method=method, step=step, seed=seed, epochs=self.epochs,
-                       train_size=self.train_size, batch_size=self.batch_size, device=self.device)
+        return [derive(MLPRun, self, method=method, step=step, seed=seed)
                 for seed in self.seeds for method in self.methods for step in self.grid]
 
 
@@ -324,38 +231,6 @@ def mnist_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
 @lru_cache(maxsize=2)
 def _mnist_on(device: str):
     return tuple(t.to(device) for t in mnist_data())
-
-
-def train_classifier(model, method: str, step: float, X, y, *, epochs: int, batch_size: int,
-                     seed: int) -> dict:
-    """Train with cross-entropy; stop early (diverged) once the loss is not finite.
-
-    Returns the mean training loss of the last epoch, the divergence flag and, for the NGN
-    family, the effective step size ``gamma_k`` of every iteration.
-    """
-    opt = make_torch(method, model.parameters(), step)
-    gen = torch.Generator().manual_seed(derive_seed(seed, "data-order"))
-    loss_fn = torch.nn.CrossEntropyLoss()
-    steps, losses, n = [], [], len(X)
-    for _ in range(epochs):
-        losses = []
-        perm = torch.randperm(n, generator=gen).to(X.device)
-        for i in range(0, n - batch_size + 1, batch_size):
-            idx = perm[i:i + batch_size]
-
-            def closure(idx=idx):
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(X[idx]), y[idx])
-                loss.backward()
-                return loss
-
-            loss = opt.step(closure).item()
-            losses.append(loss)
-            if getattr(opt, "last_step_size", None) is not None:
-                steps.append(opt.last_step_size)
-            if not np.isfinite(loss) or loss > DIVERGENCE_THRESHOLD:
-                return {"train_loss": float("inf"), "diverged": True, "step_sizes": steps}
-    return {"train_loss": float(np.mean(losses)), "diverged": False, "step_sizes": steps}
 
 
 @torch.no_grad()
@@ -409,23 +284,6 @@ def mlp_sweep(cfg: MLPConfig, *, store_dir, executor="debug", resume: bool = Fal
     return records, trace, result
 
 
-def near_best_width(grid, values, tolerance: float) -> float:
-    """Decades of the grid over which ``values`` stay within ``tolerance`` of their best.
-
-    The width is log10(largest / smallest) grid value of the near-best set; the set must be a
-    contiguous run of the grid containing the best value (gaps end the run).
-    """
-    grid, values = np.asarray(grid, float), np.asarray(values, float)
-    ok = np.isfinite(values) & (values >= np.nanmax(values) - tolerance)
-    best = int(np.nanargmax(values))
-    lo = hi = best
-    while lo > 0 and ok[lo - 1]:
-        lo -= 1
-    while hi < len(grid) - 1 and ok[hi + 1]:
-        hi += 1
-    return float(np.log10(grid[hi] / grid[lo]))
-
-
 # ---------------------------------------------------------------------------------------------
 # Notebook 03: tiny character-level GPT on Tiny Shakespeare
 # ---------------------------------------------------------------------------------------------
@@ -459,10 +317,7 @@ class LMConfig(Config):
         every seed: one config per run, seeds outermost."""
         plan = [("Adam", self.adaptive_grid), ("NGN-MDv1", self.adaptive_grid),
                 ("SGDM", self.momentum_grid), ("NGN-M", self.momentum_grid)]
-        shared = {name: getattr(self, name) for name in (
-            "iterations", "batch_size", "context", "n_layer", "n_head", "d_model",
-            "eval_batches", "device")}
-        return [LMRun(method=method, step=step, seed=seed, **shared)
+        return [derive(LMRun, self, method=method, step=step, seed=seed)
                 for seed in self.seeds for method, grid in plan for step in grid]
 
 

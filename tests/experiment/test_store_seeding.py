@@ -8,6 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common import fileio as store_mod
 from common.experiment import (
     ResultsStore,
     atomic_write_json,
@@ -18,7 +19,6 @@ from common.experiment import (
     seed_everything,
     to_jsonable,
 )
-from common import fileio as store_mod
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
