@@ -12,7 +12,7 @@ import torch
 
 from common.privacy.events import GaussianEvent
 
-__all__ = ["gaussian_mechanism", "gaussian_noise_like"]
+__all__ = ["gaussian_mechanism", "gaussian_mechanism_shared", "gaussian_noise_like"]
 
 
 def gaussian_noise_like(t: torch.Tensor, std: float, generator: torch.Generator | None = None):
@@ -29,3 +29,24 @@ def gaussian_mechanism(value: torch.Tensor, *, sensitivity: float, noise_multipl
         raise ValueError(f"sensitivity={sensitivity}: must be > 0")
     event = GaussianEvent(noise_multiplier)  # validates the multiplier
     return value + gaussian_noise_like(value, noise_multiplier * sensitivity, generator), event
+
+
+def gaussian_mechanism_shared(value: torch.Tensor, *, sensitivity: float, noise_multipliers,
+                              generator: torch.Generator | None = None):
+    """R runs' releases with one shared draw: ``value[..., r] + s_r * sensitivity * xi`` with
+    ``xi ~ N(0, I)`` of shape ``value.shape[:-1] + (1,)`` (drawn once, in that shape, from
+    ``generator``); ``noise_multipliers`` holds the R values ``s_r >= 0`` (a tensor on
+    ``value``'s device; 0 releases the value unchanged). Returns the noisy values and each
+    run's event (``None`` where ``s_r = 0``: no privacy is claimed)."""
+    if not sensitivity > 0:
+        raise ValueError(f"sensitivity={sensitivity}: must be > 0")
+    s = torch.as_tensor(noise_multipliers, dtype=value.dtype, device=value.device)
+    if s.ndim != 1 or s.shape[0] != value.shape[-1]:
+        raise ValueError(f"noise_multipliers has shape {tuple(s.shape)}: must be "
+                         f"({value.shape[-1]},), one per run on the last axis of value")
+    if torch.any(~(s >= 0)):
+        raise ValueError(f"noise_multipliers={s.tolist()}: each must be >= 0")
+    xi = torch.randn(*value.shape[:-1], 1, generator=generator, dtype=value.dtype,
+                     device=value.device)
+    events = [GaussianEvent(float(v)) if v > 0 else None for v in s.tolist()]
+    return value + xi * (s * sensitivity), events

@@ -22,13 +22,18 @@ Three parts, one per notebook:
 - **Logistic regression** (``02_logreg_protocols_a_b``, ``03_batch_noise_crossover``):
   multinomial (or binary) logistic regression trained by DP-SGD / DP-SignSGD / DP-Adam for a whole
   grid of (noise multiplier, learning rate) at once, with closed-form per-example gradients; the
-  noise multipliers come from epsilon through the RDP accountant of :mod:`common.privacy`.
-- **Analysis**: log-log slopes, half-lives, the parabolic best learning rate, crossings.
+  noise multipliers come from epsilon through :func:`common.privacy.dp_sgd_noise_multipliers`.
+  Each step composes the library: the closed-form clipped per-example gradients
+  (:func:`clipped_grad_sums`, clip factors of :mod:`common.privacy.clipping`), the Gaussian
+  mechanism (:func:`common.privacy.gaussian_mechanism_shared`), then the base optimizer's pure
+  update from :data:`common.optim.OPTIMIZERS` (:data:`BASE_OPTIMIZER`).
+
+The analysis (log-log slopes, half-lives, plateaus, the parabolic best learning rate, crossings)
+is :mod:`common.metrics.trajectory`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,94 +41,22 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, ConfigError, derive_seed, param
+from common.experiment import Config, ConfigError, derive, derive_seed, geometric_grid, param
 from common.experiment.device import DEVICE_CHOICES, resolve_device
-from common.privacy import calibrate_noise_multiplier, clip_factors, dp_sgd_event
+from common.metrics import half_life, stationary_level
+from common.optim import OPTIMIZERS, apply_updates
+from common.privacy import clip_factors, gaussian_mechanism_shared
 
 __all__ = ["QuadraticStudy", "curvatures", "objective", "phase2_mechanism", "averaged_noise",
            "start_point", "noise_std", "example_norms", "scaling_runs", "tracking_runs",
-           "phase1_runs", "stationary_level", "half_life", "loglog_slope", "METHODS", "DATASETS",
-           "logreg_data", "clipped_grad_sums", "LogRegTrial", "train_grid", "train_logreg",
-           "calibrate", "pld_epsilons", "lr_grid", "best_lr", "crossing", "method_color",
+           "phase1_runs", "METHODS", "BASE_OPTIMIZER", "DATASETS", "logreg_data",
+           "clipped_grad_sums", "LogRegTrial", "train_grid", "train_logreg", "method_color",
            "LogRegStudy", "CrossoverStudy", "loss_table"]
 
 
 # ---------------------------------------------------------------------------------------------
-# Analysis helpers
+# Figures
 # ---------------------------------------------------------------------------------------------
-
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x (nan when any y <= 0 or is not finite)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y need the same shape with >= 2 points, got {x.shape}, {y.shape}")
-    if np.any(~np.isfinite(y)) or np.any(y <= 0) or np.any(x <= 0):
-        return math.nan
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
-def stationary_level(steps, mean, start: int) -> float:
-    """Mean of the recorded mean loss over the records with ``step >= start`` (a plateau)."""
-    steps, mean = np.asarray(steps), np.asarray(mean, float)
-    sel = steps >= start
-    if not sel.any():
-        raise ValueError(f"start={start}: no record at or after it (last step {steps[-1]})")
-    return float(mean[sel].mean())
-
-
-def half_life(steps, mean, level: float) -> float:
-    """Steps until the excess ``mean - level`` first falls to half its initial value.
-
-    Linear interpolation between the two records around the crossing; ``inf`` if it never does.
-    """
-    steps, excess = np.asarray(steps, float), np.asarray(mean, float) - level
-    target = excess[0] / 2.0
-    if not excess[0] > 0:
-        raise ValueError("the initial loss must lie above the level")
-    below = np.flatnonzero(excess <= target)
-    if below.size == 0:
-        return math.inf
-    j = below[0]
-    if j == 0:
-        return float(steps[0])
-    e0, e1 = excess[j - 1], excess[j]
-    return float(steps[j - 1] + (steps[j] - steps[j - 1]) * (e0 - target) / (e0 - e1))
-
-
-def best_lr(lrs, losses) -> tuple[float, bool]:
-    """The best learning rate on a geometric grid: the vertex of the parabola through the grid's
-    best point and its two neighbours, in (log lr, loss) coordinates (the notes' G3 rule).
-
-    Returns ``(lr, interior)``; at the grid's edge (or without a convex vertex) the best grid
-    point is returned with ``interior = False``. NaN losses count as worst.
-    """
-    lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
-    losses = np.where(np.isfinite(losses), losses, np.inf)
-    i = int(np.argmin(losses))
-    if i == 0 or i == len(lrs) - 1 or not np.all(np.isfinite(losses[i - 1:i + 2])):
-        return float(lrs[i]), False
-    u = np.log(lrs[i - 1:i + 2])
-    a, b, _ = np.polyfit(u, losses[i - 1:i + 2], 2)
-    if not a > 0:
-        return float(lrs[i]), False
-    vertex = float(np.clip(-b / (2 * a), u[0], u[2]))
-    return float(np.exp(vertex)), True
-
-
-def crossing(x, diff) -> float:
-    """Smallest x at which ``diff`` changes sign from > 0 (left) to <= 0 (right), interpolated
-    linearly in (log x, diff); nan when it never does on the grid.
-
-    With ``diff = log L_SGD - log L_SignSGD`` over an increasing epsilon grid this is the
-    threshold epsilon* below which DP-SignSGD beats DP-SGD (notes, claim C6).
-    """
-    x, diff = np.asarray(x, float), np.asarray(diff, float)
-    for j in range(1, len(x)):
-        if diff[j - 1] > 0 >= diff[j]:
-            u0, u1 = np.log(x[j - 1]), np.log(x[j])
-            return float(np.exp(u0 + (u1 - u0) * diff[j - 1] / (diff[j - 1] - diff[j])))
-    return math.nan
 
 
 def method_color(method: str) -> str:
@@ -246,6 +179,17 @@ def example_norms(cfg: QuadraticStudy, x, seed: int, num: int = 4096) -> np.ndar
     return np.concatenate(out)
 
 
+#: each quadratic method's settings in QuadraticStudy: the fields ``lr_<s>``, ``steps_<s>``,
+#: ``record_<s>``, ``x0_snr_<s>`` for its suffix s; the discrete optimizer is the base optimizer
+#: of ``common.sde.SDES[method]`` (SGD or SignSGD on the DP mechanism)
+_QUADRATIC_FIELDS = {"DP-SGD": "sgd", "DP-SignSGD": "sign"}
+
+
+def _method_settings(cfg: QuadraticStudy, method: str) -> tuple[float, int, int, float]:
+    s = _QUADRATIC_FIELDS[method]
+    return tuple(getattr(cfg, f"{name}_{s}") for name in ("lr", "steps", "record", "x0_snr"))
+
+
 def _record(traj) -> dict:
     return {"steps": np.asarray(traj.steps), "mean": np.asarray(traj.mean, float)}
 
@@ -259,22 +203,20 @@ def scaling_runs(cfg: QuadraticStudy, method: str) -> dict:
     """
     import jax.numpy as jnp
 
+    from common import sde
     from common.experiment import jax_key
-    from common.sde import SGD, SignSGD, simulate
 
-    if method not in ("DP-SGD", "DP-SignSGD"):
-        raise ValueError(f"method={method!r}: allowed values are 'DP-SGD' and 'DP-SignSGD'")
-    sign = method == "DP-SignSGD"
-    opt_cls, lr = (SignSGD, cfg.lr_sign) if sign else (SGD, cfg.lr_sgd)
-    steps, rec = (cfg.steps_sign, cfg.record_sign) if sign else (cfg.steps_sgd, cfg.record_sgd)
-    x0 = jnp.asarray(start_point(cfg, cfg.x0_snr_sign if sign else cfg.x0_snr_sgd), jnp.float32)
+    if method not in _QUADRATIC_FIELDS:
+        raise ValueError(f"method={method!r}: allowed values are {tuple(_QUADRATIC_FIELDS)}")
+    lr, steps, rec, snr = _method_settings(cfg, method)
+    x0 = jnp.asarray(start_point(cfg, snr), jnp.float32)
     f = objective(cfg)
     runs = []
     for i, s in enumerate(cfg.sigma_dps):
-        opt = opt_cls(f, averaged_noise(cfg, s), lr)
+        opt = sde.get(method).optimizer(f, averaged_noise(cfg, s), lr)
         key = jax_key(derive_seed(cfg.seed, "scaling", method, i))
-        runs.append(_record(simulate(opt, x0, key, num_steps=steps, num_paths=cfg.num_paths,
-                                     record_every=rec)))
+        runs.append(_record(sde.simulate(opt, x0, key, num_steps=steps, num_paths=cfg.num_paths,
+                                         record_every=rec)))
     out = {"steps": runs[0]["steps"], "mean": np.stack([r["mean"] for r in runs])}
     start = int(cfg.plateau_from * steps)
     out["level"] = np.array([stationary_level(out["steps"], m, start) for m in out["mean"]])
@@ -299,8 +241,8 @@ def tracking_runs(cfg: QuadraticStudy, sigma_dp: float) -> dict:
     mech = phase2_mechanism(cfg, sigma_dp)
     rec = cfg.tracking_steps // cfg.tracking_checkpoints
     out = {}
-    for method, lr, snr in (("DP-SGD", cfg.lr_sgd, cfg.x0_snr_sgd),
-                            ("DP-SignSGD", cfg.lr_sign, cfg.x0_snr_sign)):
+    for method in _QUADRATIC_FIELDS:
+        lr, _, _, snr = _method_settings(cfg, method)
         opt, model = sde.make(method, f, mech, lr)
         x0 = jnp.asarray(start_point(cfg, snr), jnp.float32)
         keys = (jax_key(derive_seed(cfg.seed, "track", method, "discrete")),
@@ -434,26 +376,9 @@ def _losses(X, y, W, num_classes: int, chunk: int = 4096):
     return total / X.shape[0], correct / X.shape[0]
 
 
-def _sgd(state, g, lr, t):
-    return lr * g
-
-
-def _sign(state, g, lr, t):
-    return lr * torch.sign(g)
-
-
-def _adam(state, g, lr, t, beta1=0.9, beta2=0.999, eps=1e-8):
-    if "m" not in state:
-        state["m"], state["v"] = torch.zeros_like(g), torch.zeros_like(g)
-    state["m"].mul_(beta1).add_(g, alpha=1 - beta1)
-    state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
-    m_hat = state["m"] / (1 - beta1 ** (t + 1))
-    v_hat = state["v"] / (1 - beta2 ** (t + 1))
-    return lr * m_hat / (v_hat.sqrt() + eps)
-
-
-#: the base optimizers: step = fn(state, privatised gradient, lr (R,), step index) (subtracted)
-_BASE = {"DP-SGD": _sgd, "DP-SignSGD": _sign, "DP-Adam": _adam}
+#: the base optimizer of each DP method: its pure update in :data:`common.optim.OPTIMIZERS`
+#: (plain SGD; SignSGD; Adam with beta1 = 0.9, beta2 = 0.999, eps = 1e-8 [unverified])
+BASE_OPTIMIZER = {"DP-SGD": "SGD", "DP-SignSGD": "SignSGD", "DP-Adam": "Adam"}
 
 
 @dataclass(frozen=True)
@@ -495,20 +420,26 @@ def train_grid(trial: LogRegTrial):
     m = 1 if k == 2 else k
     S, L = len(trial.noise_multipliers), len(trial.lrs)
     lr = torch.tensor(trial.lrs, dtype=torch.float32, device=dev).repeat(S)
-    noise_std = (torch.tensor(trial.noise_multipliers, dtype=torch.float32, device=dev)
-                 .repeat_interleave(L) * trial.clip)
+    sigmas = (torch.tensor(trial.noise_multipliers, dtype=torch.float32, device=dev)
+              .repeat_interleave(L))
     W = torch.zeros(D, m, S * L, device=dev)
     gen = torch.Generator(device=dev).manual_seed(
         derive_seed(trial.seed, "dp-sde-logreg", trial.dataset, trial.n_train))
-    q, base, state = trial.batch_size / N, _BASE[trial.method], {}
+    q, base = trial.batch_size / N, OPTIMIZERS[BASE_OPTIMIZER[trial.method]]
+    state = base.init((W,))
     x_norms = torch.linalg.vector_norm(X, dim=1)
     clipped, examples = torch.zeros((), dtype=torch.int64, device=dev), 0
-    for t in range(trial.num_steps):
+    for _ in range(trial.num_steps):
         batch = torch.rand(N, generator=gen, device=dev) < q  # Poisson sampling
+        # per-example clipping, summed (sensitivity C) ...
         G, norms = clipped_grad_sums(X[batch], y[batch], W, trial.clip, k, x_norms[batch])
-        xi = torch.randn(D, m, 1, generator=gen, device=dev)
-        g = (G + xi * noise_std) / trial.batch_size  # privatise: clipped sum + sigma C xi, / B
-        W -= base(state, g, lr, t)  # then the base optimizer
+        # ... the Gaussian mechanism, one draw xi shared by the grid: G + sigma C xi ...
+        noisy, _ = gaussian_mechanism_shared(G, sensitivity=trial.clip,
+                                             noise_multipliers=sigmas, generator=gen)
+        # ... divided by the expected batch size, then the base optimizer's pure update
+        updates, state, _ = base.functional_update((noisy / trial.batch_size,), state, None,
+                                                   (W,), lr)
+        (W,) = apply_updates((W,), updates)
         clipped += (norms > trial.clip).sum()
         examples += norms.numel()
     return W, X, y, k, int(clipped) / max(examples, 1)
@@ -528,54 +459,6 @@ def train_logreg(trial: LogRegTrial) -> dict:
     loss = torch.where(torch.isfinite(loss), loss, torch.full_like(loss, math.inf))
     return {"loss": loss.view(S, L).tolist(), "accuracy": acc.view(S, L).tolist(),
             "clipped_fraction": clipped}
-
-
-@contextlib.contextmanager
-def _quiet_absl():
-    """dp-accounting logs a warning for each Renyi order it drops at small sigma; silence it."""
-    try:
-        from absl import logging as absl_logging
-    except ImportError:  # pragma: no cover - absl comes with dp-accounting
-        yield
-        return
-    old = absl_logging.get_verbosity()
-    absl_logging.set_verbosity(absl_logging.ERROR)
-    try:
-        yield
-    finally:
-        absl_logging.set_verbosity(old)
-
-
-def calibrate(epsilons, delta: float, sampling_probability: float, num_steps: int, *,
-              accountant: str = "rdp", rtol: float = 1e-3) -> list[float]:
-    """The noise multiplier of each epsilon: the smallest sigma with which ``num_steps``
-    Poisson-subsampled Gaussian steps (rate q) are (epsilon, delta)-DP for the accountant
-    (:func:`common.privacy.calibrate_noise_multiplier`, bisection to relative width ``rtol``; the
-    upper end of the bracket is returned, so the epsilon reached never exceeds the target)."""
-    with _quiet_absl():
-        return [calibrate_noise_multiplier(
-            lambda s: dp_sgd_event(s, sampling_probability, num_steps), float(eps), delta,
-            accountant=accountant, rtol=rtol) for eps in epsilons]
-
-
-def pld_epsilons(noise_multipliers, delta: float, sampling_probability: float,
-                 num_steps: int) -> list[float]:
-    """The epsilon the PLD accountant (tighter than RDP) certifies for each noise multiplier, for
-    the same Poisson-subsampled Gaussian steps: nominal and accounted privacy side by side."""
-    from common.privacy import PLDAccountant
-
-    acc = PLDAccountant(value_discretization_interval=1e-3)
-    with _quiet_absl():
-        return [acc.epsilon(dp_sgd_event(s, sampling_probability, num_steps), delta)
-                for s in noise_multipliers]
-
-
-def lr_grid(center: float, points: int, factor: float) -> tuple[float, ...]:
-    """``points`` learning rates ``center * factor^j``, j centred on 0 (odd ``points``)."""
-    if points < 3 or points % 2 == 0:
-        raise ValueError(f"points={points}: must be odd and >= 3")
-    half = points // 2
-    return tuple(float(center * factor**j) for j in range(-half, half + 1))
 
 
 def loss_table(trials: list[LogRegTrial], results: list[dict]):
@@ -630,22 +513,19 @@ class LogRegStudy(Config):
         return self.batch_size / self.n_train
 
     def lrs(self, method: str) -> tuple[float, ...]:
-        return lr_grid(self.lr_centers[METHODS.index(method)], self.lr_points, self.lr_factor)
-
-    def trial(self, **kw) -> LogRegTrial:
-        base = {"dataset": self.dataset, "n_train": self.n_train, "clip": self.clip,
-                "batch_size": self.batch_size, "num_steps": self.num_steps,
-                "eval_size": self.eval_size, "device": self.device}
-        return LogRegTrial(**{**base, **kw})
+        return geometric_grid(self.lr_centers[METHODS.index(method)], self.lr_points,
+                              self.lr_factor)
 
     def grid(self, sigmas) -> list[LogRegTrial]:
         """Protocol A and B: every method x seed, each over every (sigma, lr)."""
-        return [self.trial(method=mth, seed=s, lrs=self.lrs(mth), noise_multipliers=tuple(sigmas))
+        return [derive(LogRegTrial, self, method=mth, seed=s, lrs=self.lrs(mth),
+                       noise_multipliers=tuple(sigmas))
                 for mth in METHODS for s in self.seeds]
 
     def non_private(self, chosen_lrs: dict[str, float]) -> list[LogRegTrial]:
         """Each method at its Protocol-A lr without noise (same batches and clipping)."""
-        return [self.trial(method=mth, seed=s, lrs=(chosen_lrs[mth],), noise_multipliers=(0.0,))
+        return [derive(LogRegTrial, self, method=mth, seed=s, lrs=(chosen_lrs[mth],),
+                       noise_multipliers=(0.0,))
                 for mth in METHODS for s in self.seeds]
 
 
@@ -683,10 +563,10 @@ class CrossoverStudy(Config):
         return int(round(self.epochs * self.n_train / batch_size))
 
     def trial(self, method: str, batch_size: int, **kw) -> LogRegTrial:
-        return LogRegTrial(dataset=self.dataset, n_train=self.n_train, method=method,
-                           clip=self.clip, batch_size=batch_size,
-                           num_steps=self.num_steps(batch_size), eval_size=self.eval_size,
-                           device=self.device, **kw)
+        """The run of ``method`` at ``batch_size`` for ``epochs`` epochs (T = epochs N / B)."""
+        return derive(LogRegTrial, self, method=method, batch_size=batch_size,
+                      num_steps=self.num_steps(batch_size), **kw)
 
     def lrs(self, method: str) -> tuple[float, ...]:
-        return lr_grid(self.lr_centers[METHODS.index(method)], self.lr_points, self.lr_factor)
+        return geometric_grid(self.lr_centers[METHODS.index(method)], self.lr_points,
+                              self.lr_factor)

@@ -1,6 +1,7 @@
-"""papers/dp-sde/lib.py: closed-form clipped gradients, the vectorised private trainer, the
-analysis helpers, the Phase-2 noise law and the Phase-1 invariance, against independent
-references (torch.func per-sample gradients, hand-written first steps, exact formulas)."""
+"""papers/dp-sde/lib.py: closed-form clipped gradients, the vectorised private trainer (composed
+from common.privacy and common.optim), the Phase-2 noise law and the Phase-1 invariance, against
+independent references (torch.func per-sample gradients, hand-written first steps, exact
+formulas). The analysis statistics are tested in tests/metrics/test_trajectory.py."""
 
 from __future__ import annotations
 
@@ -114,27 +115,15 @@ def test_each_grid_cell_is_the_run_it_stands_for(toy_data, method):
             assert one[0][0] == pytest.approx(full[i][j], rel=1e-4)
 
 
-def test_loglog_slope_half_life_best_lr_and_crossing():
-    assert lib.loglog_slope([1, 2, 4], [3.0, 0.75, 0.1875]) == pytest.approx(-2.0)
-    assert math.isnan(lib.loglog_slope([1, 2], [1.0, 0.0]))
-    t = np.arange(0, 200, 2.0)
-    assert lib.half_life(t, 5.0 + 3.0 * np.exp(-t / 20.0), 5.0) == pytest.approx(
-        20 * math.log(2), abs=0.05)  # linear interpolation between records 2 steps apart
-    lrs = np.geomspace(1e-3, 1e-1, 9)
-    lr, interior = lib.best_lr(lrs, (np.log(lrs) - np.log(0.0123)) ** 2)
-    assert interior and lr == pytest.approx(0.0123, rel=1e-9)  # a parabola's vertex is exact
-    assert lib.best_lr(lrs, np.arange(9.0)) == (pytest.approx(1e-3), False)
-    x = [1.0, 2.0, 4.0, 8.0]
-    assert lib.crossing(x, [2.0, 1.0, -1.0, -2.0]) == pytest.approx(math.sqrt(8))
-    assert lib.crossing(x, [1.0, -1.0, 1.0, -1.0]) == pytest.approx(math.sqrt(2))  # the first
-    assert math.isnan(lib.crossing(x, [1.0, 1.0, 1.0, 1.0]))
+def test_dp_sgd_noise_multiplier_reaches_epsilon_without_overshooting():
+    from common.privacy import dp_sgd_epsilons, dp_sgd_noise_multipliers
 
-
-def test_calibrated_sigma_reaches_epsilon_without_overshooting():
-    sigma = lib.calibrate([1.0], 1e-5, 0.01, 50)[0]
+    sigma = dp_sgd_noise_multipliers([1.0], 1e-5, 0.01, 50)[0]
     acc = RDPAccountant()
     assert acc.epsilon(dp_sgd_event(sigma, 0.01, 50), 1e-5) <= 1.0
     assert acc.epsilon(dp_sgd_event(sigma * (1 - 2e-3), 0.01, 50), 1e-5) > 1.0  # rtol 1e-3
+    # the PLD accountant is tighter than the RDP calibration it scores
+    assert dp_sgd_epsilons([sigma], 1e-5, 0.01, 50)[0] <= 1.0
 
 
 def test_phase2_noise_law_and_start_point():
@@ -176,4 +165,5 @@ def test_configs_validate():
     with pytest.raises(ConfigError, match="batch_size"):
         lib.LogRegTrial(n_train=10, batch_size=20)
     assert lib.CrossoverStudy().num_steps(48) == 2500
-    assert lib.lr_grid(1.0, 3, 2.0) == (0.5, 1.0, 2.0)
+    assert lib.LogRegStudy(lr_centers=(1.0, 1.0, 1.0), lr_points=3, lr_factor=2.0).lrs(
+        "DP-SGD") == (0.5, 1.0, 2.0)
