@@ -16,7 +16,13 @@ from common.experiment.executors import (
 )
 from common.experiment.grids import derive, geometric_grid
 from common.experiment.provenance import git_revision, package_versions, provenance
-from common.experiment.seeding import derive_seed, jax_key, seed_everything, set_determinism
+from common.experiment.seeding import (
+    derive_seed,
+    jax_key,
+    jax_keys,
+    seed_everything,
+    set_determinism,
+)
 from common.experiment.store import (
     ResultsStore,
     atomic_write_bytes,
@@ -37,7 +43,7 @@ from common.experiment.tables import best_by, best_configs, runs_frame
 __all__ = [
     "Config", "ConfigError", "param", "DEVICE_CHOICES", "resolve_device", "git_revision",
     "package_versions", "provenance",
-    "derive_seed", "jax_key", "seed_everything", "set_determinism",
+    "derive_seed", "jax_key", "jax_keys", "seed_everything", "set_determinism",
     "ResultsStore", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_json",
     "to_jsonable", "sweep", "SweepResult", "SweepError", "run_key", "code_version",
     "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",

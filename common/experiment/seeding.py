@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["seed_everything", "set_determinism", "jax_key", "derive_seed"]
+__all__ = ["seed_everything", "set_determinism", "jax_key", "jax_keys", "derive_seed"]
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -58,6 +58,12 @@ def jax_key(seed: int):
     import jax
 
     return jax.random.PRNGKey(int(seed))
+
+
+def jax_keys(seed: int, *labels) -> tuple:
+    """One JAX key per label, ``jax_key(derive_seed(seed, label))``: independent streams, e.g.
+    one for an optimizer and one for its SDE."""
+    return tuple(jax_key(derive_seed(seed, label)) for label in labels)
 
 
 def derive_seed(seed: int, *names: object) -> int:

@@ -12,7 +12,8 @@ docstring, and checked numerically against its optimizer and the closed forms in
 - :mod:`common.sde.compressors`   unbiased compressors (Identity, Bernoulli, rand-k) with omega
 - :mod:`common.sde.objectives`    the diagonal quadratic; any JAX loss of a parameter vector
 - :mod:`common.sde.integrators`   Euler-Maruyama and stochastic Heun as tableaux; update orders
-- :mod:`common.sde.simulate`      many paths at once: jit, vmap over paths, scan over steps
+- :mod:`common.sde.simulate`      many paths at once: jit, vmap over paths, scan over steps;
+                                  a grid of configurations as one vmapped program
 - :mod:`common.sde.sgd`, :mod:`~common.sde.signsgd`, :mod:`~common.sde.rmsprop`,
   :mod:`~common.sde.adamw`, :mod:`~common.sde.distributed`, :mod:`~common.sde.dp`
                                   each optimizer with its SDE
@@ -69,7 +70,13 @@ from common.sde.rmsprop import RMSPROP_ORDER, RMSpropW, RMSpropWSDE
 from common.sde.scaling import NOISE_SCALING, SCALING_RULES, ScalingRule
 from common.sde.sgd import SGD, SGDSDE
 from common.sde.signsgd import SignSGD, SignSGDSDE, signsgd_phase
-from common.sde.simulate import Trajectory, loss_observable, simulate, simulate_many
+from common.sde.simulate import (
+    Trajectory,
+    loss_observable,
+    simulate,
+    simulate_grid,
+    simulate_many,
+)
 
 __all__ = [
     "closed_forms", "scaling", "ADAMW_ORDER", "AdamW", "AdamWMalladiSDE", "AdamWSDE", "Bernoulli",
@@ -79,5 +86,6 @@ __all__ = [
     "sign_mean_gaussian", "sign_mean_student_t", "student_t_density_at_zero", "DiagQuadratic",
     "Objective", "SDES", "SDEPair", "get", "make", "RMSPROP_ORDER", "RMSpropW", "RMSpropWSDE",
     "NOISE_SCALING", "SCALING_RULES", "ScalingRule", "SGD", "SGDSDE", "SignSGD", "SignSGDSDE",
-    "signsgd_phase", "Trajectory", "loss_observable", "simulate", "simulate_many",
+    "signsgd_phase", "Trajectory", "loss_observable", "simulate", "simulate_grid",
+    "simulate_many",
 ]

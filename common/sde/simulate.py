@@ -17,7 +17,11 @@ The process is a pytree argument of the compiled function: changing a hyperparam
 scale) reuses the compiled code; changing a shape, ``num_steps``, ``num_paths``, the process type
 or a static field recompiles. Pass ``observe`` as a module-level function (a fresh ``lambda`` per
 call recompiles each time). :func:`simulate_many` compiles several processes as one program,
-which on CPU costs far less than compiling them one by one.
+which on CPU costs far less than compiling them one by one; :func:`simulate_grid` ``vmap``s it over
+configurations that differ only in array values (a whole sweep, one program, NumPy results).
+
+The statistics of a trajectory (Monte Carlo windows, stationary levels, tracking errors) are
+:mod:`common.metrics.trajectory`, shared with the torch simulations.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from common.sde._base import check_int_at_least, check_vector
 
-__all__ = ["Trajectory", "simulate", "simulate_many", "loss_observable"]
+__all__ = ["Trajectory", "simulate", "simulate_many", "simulate_grid", "loss_observable"]
 
 
 class Trajectory(NamedTuple):
@@ -51,11 +56,12 @@ class Trajectory(NamedTuple):
     paths: jax.Array | None
     final_state: Any
 
-    def window_mean(self, start: int, stop: int | None = None) -> jax.Array:
-        """Mean of ``mean`` over the records with ``start <= step < stop`` (a stationary level)."""
-        stop = int(self.steps[-1]) + 1 if stop is None else stop
-        sel = (self.steps >= start) & (self.steps < stop)
-        return jnp.sum(jnp.where(sel, self.mean, 0.0)) / jnp.sum(sel)
+    def window_mean(self, start: int, stop: int | None = None) -> float:
+        """Mean of ``mean`` over the records with ``start <= step < stop`` (a stationary level;
+        :func:`common.metrics.stationary_level`)."""
+        from common.metrics.trajectory import stationary_level
+
+        return stationary_level(np.asarray(self.steps), np.asarray(self.mean), start, stop)
 
 
 def loss_observable(process, state) -> jax.Array:
@@ -153,3 +159,37 @@ def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, o
         quantiles=recs["quantiles"].T if quantiles else None,
         paths=recs["paths"] if keep_paths else None,
         final_state=final)
+
+
+def _numpy(traj: Trajectory) -> Trajectory:
+    return Trajectory(*(None if a is None else jax.tree.map(np.asarray, a) for a in traj))
+
+
+def simulate_grid(configs, x0, keys_per_config, **kw) -> list[tuple[Trajectory, ...]]:
+    """:func:`common.simulate_many` for several configurations of the same processes.
+
+    ``configs`` is a list of process tuples that differ only in array values (noise scales,
+    step sizes, weight decay; not in types, shapes or static fields). They are stacked and the
+    simulation is ``vmap``-ed over them: one compiled program for the whole grid, reused by a
+    later grid of the same structure and size. ``x0`` is the common start (d,) or one start per
+    configuration (n_configs, d); ``keys_per_config`` holds one tuple of keys (one per process)
+    per configuration. Returns, per configuration, the tuple of trajectories as NumPy arrays.
+    Keyword arguments go to ``simulate_many`` (``num_steps``, ``num_paths``, ...).
+    """
+    if len(configs) != len(keys_per_config):
+        raise ValueError(f"keys_per_config: got {len(keys_per_config)} for {len(configs)} "
+                         "configurations")
+    x0 = jnp.asarray(x0, dtype=jnp.result_type(float))
+    if x0.ndim == 1:
+        x0 = jnp.broadcast_to(x0, (len(configs), x0.shape[0]))
+    if x0.ndim != 2 or x0.shape[0] != len(configs):
+        raise ValueError(f"x0 has shape {x0.shape}: must be (d,) or ({len(configs)}, d)")
+    if len(configs) == 1:
+        out = [simulate_many(configs[0], x0[0], keys_per_config[0], **kw)]
+    else:
+        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *configs)
+        key_array = jnp.stack([jnp.stack(k) for k in keys_per_config])
+        batched = jax.vmap(lambda p, x, k: simulate_many(p, x, tuple(k), **kw))(
+            stacked, x0, key_array)
+        out = [jax.tree.map(lambda a, i=i: a[i], batched) for i in range(len(configs))]
+    return [tuple(_numpy(t) for t in trajs) for trajs in out]

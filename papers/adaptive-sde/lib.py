@@ -4,11 +4,8 @@ The optimizers, their SDEs, the noise models, the closed forms and the scaling r
 :mod:`common.sde`; this module holds what the three notebooks add on top:
 
 - the notebooks' configs (:class:`QuadraticConfig`, :class:`AdamWConfig`, :class:`NetworkConfig`);
-- :func:`simulate_grid`: :func:`common.sde.simulate_many` ``vmap``-ed over configurations of the
-  same processes that differ only in array values (noise scales, step sizes, weight decay,
-  starting points), so a sweep is one compiled program; results come back as NumPy;
-- Monte Carlo statistics of a :class:`~common.sde.Trajectory` (:func:`window`,
-  :func:`window_median`, :func:`relative_error`);
+- sweeps run as one compiled program each (:func:`common.sde.simulate_grid`), their statistics
+  come from :mod:`common.metrics.trajectory` (Monte Carlo windows, relative errors);
 - the two phase laws of SignSGD (notes s.3, Lemma 3.4 [secondary thresholds]) as closed forms:
   the SignGD ODE of phase 1 (:func:`signgd_ode_loss`) and the Ornstein-Uhlenbeck process of the
   phase-3 linearisation (:func:`phase3_ou_loss`), and the mean-field phase map
@@ -33,10 +30,9 @@ import numpy as np
 from scipy.special import erf
 
 from common import plotting, sde
-from common.experiment import Config, ConfigError, derive_seed, jax_key, param
+from common.experiment import Config, ConfigError, derive_seed, param
 
-__all__ = ["QuadraticConfig", "AdamWConfig", "NetworkConfig", "NETWORKS", "linspace", "keys",
-           "simulate_grid", "window", "window_median", "window_table", "relative_error",
+__all__ = ["QuadraticConfig", "AdamWConfig", "NetworkConfig", "NETWORKS", "linspace",
            "signgd_ode_loss", "phase3_ou_loss", "mean_field_phases", "shade_phases", "plot_band",
            "scaling_variants", "FlatNet", "network_problem", "NETWORK_PROCESSES",
            "network_processes"]
@@ -216,94 +212,6 @@ class NetworkConfig(Config):
 def linspace(bounds, dim: int) -> np.ndarray:
     """``np.linspace(low, high, dim)`` for a (low, high) pair (float64)."""
     return np.linspace(float(bounds[0]), float(bounds[1]), int(dim))
-
-
-def keys(seed: int, *labels) -> tuple:
-    """One JAX key per label, each from ``derive_seed(seed, label)`` (independent streams)."""
-    return tuple(jax_key(derive_seed(seed, label)) for label in labels)
-
-
-def _numpy(traj: sde.Trajectory) -> sde.Trajectory:
-    return sde.Trajectory(*(None if a is None else jax.tree.map(np.asarray, a) for a in traj))
-
-
-def simulate_grid(configs, x0, keys_per_config, **kw) -> list[tuple[sde.Trajectory, ...]]:
-    """:func:`common.sde.simulate_many` for several configurations of the same processes.
-
-    ``configs`` is a list of process tuples that differ only in array values (noise scales,
-    step sizes, weight decay; not in types, shapes or static fields). They are stacked and the
-    simulation is ``vmap``-ed over them: one compiled program for the whole grid, reused by a
-    later grid of the same structure and size. ``x0`` is the common start (d,) or one start per
-    configuration (n_configs, d); ``keys_per_config`` holds one tuple of keys (one per process)
-    per configuration. Returns, per configuration, the tuple of trajectories as NumPy arrays.
-    Keyword arguments go to ``simulate_many`` (``num_steps``, ``num_paths``, ...).
-    """
-    if len(configs) != len(keys_per_config):
-        raise ValueError(f"keys_per_config: got {len(keys_per_config)} for {len(configs)} "
-                         "configurations")
-    x0 = jnp.asarray(x0, dtype=jnp.result_type(float))
-    if x0.ndim == 1:
-        x0 = jnp.broadcast_to(x0, (len(configs), x0.shape[0]))
-    if x0.ndim != 2 or x0.shape[0] != len(configs):
-        raise ValueError(f"x0 has shape {x0.shape}: must be (d,) or ({len(configs)}, d)")
-    if len(configs) == 1:
-        out = [sde.simulate_many(configs[0], x0[0], keys_per_config[0], **kw)]
-    else:
-        stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *configs)
-        key_array = jnp.stack([jnp.stack(k) for k in keys_per_config])
-        batched = jax.vmap(lambda p, x, k: sde.simulate_many(p, x, tuple(k), **kw))(
-            stacked, x0, key_array)
-        out = [jax.tree.map(lambda a, i=i: a[i], batched) for i in range(len(configs))]
-    return [tuple(_numpy(t) for t in trajs) for trajs in out]
-
-
-def _select(traj, start, stop):
-    steps = np.asarray(traj.steps)
-    stop = int(steps[-1]) + 1 if stop is None else stop
-    return (steps >= start) & (steps < stop)
-
-
-def window(traj: sde.Trajectory, start: int, stop: int | None = None) -> tuple[float, float]:
-    """Mean loss over the records with ``start <= step < stop`` and its Monte Carlo error.
-
-    Each path is first averaged over the window, then the mean and the standard error are taken
-    across the (independent) paths, so the time correlation of a path never enters the error.
-    Needs ``keep_paths=True``.
-    """
-    per_path = np.asarray(traj.paths, dtype=np.float64)[_select(traj, start, stop)].mean(axis=0)
-    return float(per_path.mean()), float(per_path.std(ddof=1) / np.sqrt(per_path.size))
-
-
-def window_median(traj: sde.Trajectory, start: int, stop: int | None = None) -> float:
-    """Median over paths of each path's mean loss over the window (robust to heavy tails)."""
-    per_path = np.asarray(traj.paths, dtype=np.float64)[_select(traj, start, stop)].mean(axis=0)
-    return float(np.median(per_path))
-
-
-def window_table(trajs: dict, start: int, stop: int | None = None, *, reference=None):
-    """A ``pandas`` table of :func:`window` per trajectory: mean and standard error, and with
-    ``reference`` (name -> value) the closed form and the ratio to it."""
-    import pandas as pd
-
-    rows = {}
-    for name, traj in trajs.items():
-        m, se = window(traj, start, stop)
-        rows[name] = {"mean": m, "s.e.": se}
-        if reference is not None:
-            rows[name] |= {"closed form": reference[name], "ratio": m / reference[name]}
-    return pd.DataFrame(rows).T
-
-
-def relative_error(reference, other, start: int = 0, stop: int | None = None) -> float:
-    """Mean over records with ``start <= step < stop`` of |E f_ref - E f_other| / E f_ref.
-
-    The notes' "mean relative trajectory error" (s.5), on the path means of two trajectories
-    recorded at the same steps.
-    """
-    sel = _select(reference, start, stop)
-    a = np.asarray(reference.mean, np.float64)[sel]
-    b = np.asarray(other.mean, np.float64)[sel]
-    return float(np.mean(np.abs(a - b) / a))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""papers/adaptive-sde/lib.py: the grid runner, the window statistics, the phase closed forms, the
-scaling variants, the JAX networks and the configs (including the paper-scale parameters)."""
+"""papers/adaptive-sde/lib.py: the phase closed forms, the scaling variants, the JAX networks and
+the configs (including the paper-scale parameters). The grid runner is tested in
+tests/sde/test_simulate_grid.py, the window statistics in tests/metrics/test_trajectory.py."""
 
 from __future__ import annotations
 
@@ -28,65 +29,6 @@ def _traj(paths, steps=None):
     steps = np.arange(paths.shape[0]) * 10 if steps is None else np.asarray(steps)
     return sde.Trajectory(steps, paths.mean(axis=1), paths.std(axis=1), None, paths, None)
 
-
-# ---- simulate_grid --------------------------------------------------------------------------
-
-
-def test_grid_matches_separate_simulations():
-    """vmap over configurations must not change any path: each configuration of the grid equals
-    its own simulate_many run with the same keys (float32 round-off only: rtol 1e-5)."""
-    f = sde.DiagQuadratic(jnp.asarray(H))
-    configs = [sde.make("SignSGD", f, sde.Gaussian(jnp.asarray(c * SIGMA)), 0.01) for c in (1, 3)]
-    keys = [lib.keys(0, ("a", c), ("b", c)) for c in (1, 3)]
-    starts = jnp.stack([jnp.full(10, 2.0), jnp.full(10, 0.5)])
-    kw = dict(num_steps=40, num_paths=5, record_every=10, keep_paths=True)
-    grid = lib.simulate_grid(configs, starts, keys, **kw)
-    for procs, k, x0, trajs in zip(configs, keys, starts, grid):
-        alone = sde.simulate_many(procs, x0, k, **kw)
-        for a, b in zip(trajs, alone):
-            np.testing.assert_allclose(a.paths, np.asarray(b.paths), rtol=1e-5)
-            assert isinstance(a.mean, np.ndarray)
-
-
-def test_grid_validates_its_arguments():
-    f = sde.DiagQuadratic(jnp.asarray(H))
-    procs = [sde.make("SGD", f, sde.Gaussian(jnp.asarray(SIGMA)), 0.01)] * 2
-    with pytest.raises(ValueError, match="keys_per_config"):
-        lib.simulate_grid(procs, jnp.ones(10), [lib.keys(0, 1, 2)], num_steps=10, num_paths=2)
-    with pytest.raises(ValueError, match="x0 has shape"):
-        lib.simulate_grid(procs, jnp.ones((3, 10)), [lib.keys(0, 1, 2)] * 2, num_steps=10,
-                          num_paths=2)
-
-
-# ---- statistics -----------------------------------------------------------------------------
-
-
-def test_window_statistics_average_paths_over_time_first():
-    # two paths, four records (steps 0, 10, 20, 30); the window [10, 30) holds records 1 and 2
-    traj = _traj([[9.0, 9.0], [1.0, 3.0], [3.0, 5.0], [7.0, 7.0]])
-    mean, se = lib.window(traj, 10, 30)
-    assert mean == pytest.approx(3.0)  # per-path means 2 and 4
-    assert se == pytest.approx(np.std([2.0, 4.0], ddof=1) / math.sqrt(2))
-    assert lib.window_median(_traj([[1.0, 2.0, 100.0]]), 0) == pytest.approx(2.0)
-    assert lib.window(traj, 30)[0] == pytest.approx(7.0)  # stop defaults to the end
-
-
-def test_relative_error_is_the_mean_over_records():
-    a = _traj([[1.0], [2.0], [4.0]])
-    b = _traj([[1.5], [2.0], [3.0]])
-    assert lib.relative_error(a, b) == pytest.approx((0.5 + 0.0 + 0.25) / 3)
-    assert lib.relative_error(a, b, 10) == pytest.approx(0.125)
-    assert lib.relative_error(a, b, 0, 10) == pytest.approx(0.5)
-
-
-
-def test_window_table_reports_the_ratio_to_the_reference():
-    trajs = {"a": _traj([[1.0, 3.0], [2.0, 4.0]]), "b": _traj([[5.0, 5.0], [5.0, 5.0]])}
-    table = lib.window_table(trajs, 0, reference={"a": 2.0, "b": 4.0})
-    assert table.loc["a", "mean"] == pytest.approx(2.5)
-    assert table.loc["a", "ratio"] == pytest.approx(1.25)
-    assert table.loc["b", "s.e."] == pytest.approx(0.0)
-    assert table.loc["b", "closed form"] == 4.0
 
 # ---- SignSGD's phases -----------------------------------------------------------------------
 
