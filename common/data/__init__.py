@@ -12,7 +12,11 @@ from common.data.download import (
 )
 from common.data.idx import (
     FASHION_MNIST,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
     MNIST,
+    MNIST_MEAN,
+    MNIST_STD,
     load_fashion_mnist,
     load_mnist,
     pooled,
@@ -38,7 +42,8 @@ from common.data.text import (
 
 __all__ = [
     "DataIntegrityError", "DataUnavailableError", "Resource", "copy_into_data_dir", "fetch",
-    "sha256_file", "verify_file", "FASHION_MNIST", "MNIST", "load_fashion_mnist", "load_mnist",
+    "sha256_file", "verify_file", "FASHION_MNIST", "MNIST", "MNIST_MEAN", "MNIST_STD",
+    "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "load_fashion_mnist", "load_mnist",
     "pooled", "read_idx", "to_tensors", "gaussian_blobs", "linear_regression",
     "logistic_regression",
     "shifted_wishart_quadratic", "spiked_psd_matrix", "load_diabetes_standardized",

@@ -16,7 +16,8 @@ import numpy as np
 
 from common.data.download import DataIntegrityError, Resource, fetch
 
-__all__ = ["read_idx", "MNIST", "FASHION_MNIST", "load_mnist", "load_fashion_mnist", "to_tensors",
+__all__ = ["read_idx", "MNIST", "FASHION_MNIST", "MNIST_MEAN", "MNIST_STD", "FASHION_MNIST_MEAN",
+           "FASHION_MNIST_STD", "load_mnist", "load_fashion_mnist", "to_tensors",
            "pooled"]
 
 _IDX_DTYPES = {

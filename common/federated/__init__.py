@@ -1,7 +1,9 @@
 """Federated simulation: data splits, stacked client shards, vectorised client gradients,
-compressors with their omega, sign aggregation, EF21 error feedback, and the clipped
-double-momentum methods (Clip-SGD, Clip21-SGD, Clip21-SGD2M, Safe-DSHB, their Byzantine-robust
-versions) as one step function with the aggregator as an argument."""
+compressors with their omega, sign aggregation, EF21 error feedback, the clipped double-momentum
+methods (Clip-SGD, Clip21-SGD, Clip21-SGD2M, Safe-DSHB, their Byzantine-robust versions) and the
+compressed / sign methods (DSGD, DCSGD, DSignSGD) as step functions with the aggregator as an
+argument, one training loop over rounds (:func:`run_rounds`), the federated MNIST problem
+(:func:`mnist_federated`) and injected gradient noise (:data:`NOISES`)."""
 
 from common.federated.clients import (
     ClientData,
@@ -19,6 +21,16 @@ from common.federated.clip21 import (
     fed_init,
     safe_dshb_step,
 )
+from common.federated.compressed import (
+    VOTES,
+    CompressedMethod,
+    compressed_step,
+    dcsgd,
+    dsgd,
+    dsignsgd,
+    rand_k,
+    server_mean,
+)
 from common.federated.compressors import (
     COMPRESSORS,
     QSGD,
@@ -32,6 +44,8 @@ from common.federated.compressors import (
     one_bit_majority_vote,
 )
 from common.federated.error_feedback import EF21State, ef21_init, ef21_step
+from common.federated.mnist import mnist_federated, mnist_pooled
+from common.federated.noise import NOISES, gaussian, student_t, student_t_sampler
 from common.federated.problems import FederatedClassification
 from common.federated.splits import (
     SPLITS,
@@ -41,6 +55,7 @@ from common.federated.splits import (
     iid_split,
     sorted_split,
 )
+from common.federated.training import StepRule, run_rounds, with_injected_noise
 
 __all__ = [
     "ClientData", "client_gradients", "client_gradients_loop", "flat_params", "set_flat_params",
@@ -49,5 +64,7 @@ __all__ = [
     "ef21_step", "SPLITS",
     "dirichlet_split", "equalize", "half_iid_half_class", "iid_split", "sorted_split",
     "Byzantine", "FedState", "clip21_sgd2m_step", "clip_sgd_step", "fed_init", "safe_dshb_step",
-    "FederatedClassification",
+    "FederatedClassification", "VOTES", "CompressedMethod", "compressed_step", "dcsgd", "dsgd",
+    "dsignsgd", "rand_k", "server_mean", "mnist_federated", "mnist_pooled", "NOISES", "gaussian",
+    "student_t", "student_t_sampler", "StepRule", "run_rounds", "with_injected_noise",
 ]

@@ -3,7 +3,10 @@ r"""Compressors with their variance parameter omega, and sign aggregation.
 An unbiased compressor ``C`` satisfies ``E C(x) = x`` and ``E ||C(x) - x||^2 <= omega ||x||^2``
 (the class used by DCSGD, Compagnoni et al., arXiv 2502.17009, and by the EF/MARINA literature).
 Every compressor acts row by row on an (n, d) tensor (one row per client, independent randomness
-per row) or on a single (d,) vector, and takes an explicit ``torch.Generator``.
+per row) or on a single (d,) vector, and takes an explicit ``torch.Generator``; it is a frozen
+(hashable) dataclass with ``unbiased``, ``omega(d)`` and a short ``label`` for tables.
+The SDE simulators (:mod:`common.sde.distributed`, JAX) take these same objects: an SDE needs only
+``omega``, and the JAX sampling of the sparsifiers is :mod:`common.sde.compressors`.
 
 ===============  ==================================================  ===========================
 compressor       definition                                          omega
@@ -50,6 +53,7 @@ def _rand(shape, generator, like):
 @dataclass(frozen=True)
 class Identity:
     unbiased = True
+    label = "identity"
 
     def omega(self, d: int) -> float:
         return 0.0
@@ -64,6 +68,10 @@ class RandK:
 
     k: int
     unbiased = True
+
+    @property
+    def label(self) -> str:
+        return f"rand-{self.k}"
 
     def omega(self, d: int) -> float:
         self._check(d)
@@ -90,6 +98,10 @@ class Bernoulli:
     p: float
     unbiased = True
 
+    @property
+    def label(self) -> str:
+        return f"Bernoulli({self.p:g})"
+
     def __post_init__(self):
         if not 0 < self.p <= 1:
             raise ValueError(f"p={self.p}: must be in (0, 1]")
@@ -108,6 +120,10 @@ class QSGD:
 
     s: int
     unbiased = True
+
+    @property
+    def label(self) -> str:
+        return f"QSGD({self.s})"
 
     def __post_init__(self):
         if isinstance(self.s, bool) or not isinstance(self.s, int) or self.s < 1:
@@ -133,6 +149,10 @@ class TopK:
     k: int
     unbiased = False
 
+    @property
+    def label(self) -> str:
+        return f"top-{self.k}"
+
     def omega(self, d: int) -> float:
         raise ValueError("TopK is biased: it has a contraction factor (k/d), not an omega")
 
@@ -151,6 +171,10 @@ class Sign:
 
     scaled: bool = False
     unbiased = False
+
+    @property
+    def label(self) -> str:
+        return "scaled sign" if self.scaled else "sign"
 
     def omega(self, d: int) -> float:
         raise ValueError("Sign is biased: it has no omega")

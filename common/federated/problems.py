@@ -40,9 +40,10 @@ class FederatedClassification:
         self.loss_fn = loss_fn or nn.CrossEntropyLoss(reduction="none")
         self.dim = flat_params(self.model).numel()
 
-    def x0(self, seed: int) -> torch.Tensor:
-        """The initial parameters of a model seeded by ``seed`` (same seed, same point)."""
-        torch.manual_seed(derive_seed(seed, "federated-init"))
+    def x0(self, seed: int, label: str = "federated-init") -> torch.Tensor:
+        """The initial parameters of a model seeded by ``derive_seed(seed, label)`` (same seed,
+        same point; a paper keeps its own ``label`` to keep its stream)."""
+        torch.manual_seed(derive_seed(seed, label))
         return flat_params(self.make_model())
 
     def grad_fn(self, batch_size: int, generator: torch.Generator):
@@ -55,13 +56,19 @@ class FederatedClassification:
         return grad
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor) -> dict[str, float]:
-        """``{"<set>_loss", "<set>_acc"}`` for every evaluation set (NaN if ``x`` diverged)."""
+    def evaluate(self, x: torch.Tensor, sets=None) -> dict[str, float]:
+        """``{"<set>_loss", "<set>_acc"}`` for every evaluation set, or those named in ``sets``
+        (NaN if ``x`` diverged or a value is not finite)."""
+        names = tuple(self.eval_sets) if sets is None else tuple(sets)
+        unknown = [n for n in names if n not in self.eval_sets]
+        if unknown:
+            raise ValueError(f"sets={unknown}: evaluation sets are {list(self.eval_sets)}")
         if not torch.isfinite(x).all():
-            return {f"{n}_{k}": float("nan") for n in self.eval_sets for k in ("loss", "acc")}
+            return {f"{n}_{k}": float("nan") for n in names for k in ("loss", "acc")}
         set_flat_params(self.model, x)
         out = {}
-        for name, (X, y) in self.eval_sets.items():
+        for name in names:
+            X, y = self.eval_sets[name]
             logits = self.model(X)
             out[f"{name}_loss"] = float(self.loss_fn(logits, y).mean())
             out[f"{name}_acc"] = float((logits.argmax(1) == y).float().mean())

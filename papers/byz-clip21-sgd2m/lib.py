@@ -1,6 +1,7 @@
 """Code only the Byz-Clip21-SGD2M reproduction needs: the robustness-ratio study, the
-bookkeeping invariants, the federated MNIST problem with Byzantine clients, and one sweep-able
-training run. The algorithms are :mod:`common.federated.clip21`, the aggregators and attacks
+bookkeeping invariants, the tuning protocol and one sweep-able training run. The algorithms are
+:mod:`common.federated.clip21` run by :func:`common.federated.run_rounds`, the MNIST problem with
+Byzantine clients :func:`common.federated.mnist_federated`, the aggregators and attacks
 :mod:`common.robust`, the noise calibration :mod:`common.privacy`.
 """
 
@@ -12,29 +13,38 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, best_by, best_configs, derive_seed, param, runs_frame
+from common.experiment import Config, derive, derive_seed, param
 from common.federated import (
     Byzantine,
-    ClientData,
-    FederatedClassification,
+    StepRule,
     clip21_sgd2m_step,
     clip_sgd_step,
     fed_init,
-    iid_split,
+    mnist_federated,
+    run_rounds,
     safe_dshb_step,
 )
 from common.privacy import clip_rows, nominal_local_sigma
 from common.robust import IPM, SignFlip, get_aggregator, robustness_ratio
 
-__all__ = ["METHODS", "RobustnessConfig", "robustness_study", "invariants", "clip21_reference",
-           "mnist_byzantine", "Trial", "train", "ByzStudy", "tuning_grid", "evaluation_grid",
-           "byzantine_grid", "frame", "select", "best_by"]
+__all__ = ["METHODS", "ATTACKS", "RobustnessConfig", "robustness_study", "invariants",
+           "clip21_reference", "mnist_byzantine", "Trial", "train", "ByzStudy", "tuning_grid",
+           "evaluation_grid", "byzantine_grid"]
 
-#: method -> (step function, fixed hyperparameters); Byz-Clip21-SGD2M's beta_hat is swept.
+#: method -> its step rule; Byz-Clip21-SGD2M reads beta and beta_hat (swept), Safe-DSHB beta,
+#: from the run's Trial
 METHODS = {
-    "Byz-Clip21-SGD2M": (clip21_sgd2m_step, {}),
-    "Byz-Clip-SGD": (clip_sgd_step, {}),
-    "Safe-DSHB": (safe_dshb_step, {}),
+    "Byz-Clip21-SGD2M": StepRule(clip21_sgd2m_step, from_config=("beta", "beta_hat")),
+    "Byz-Clip-SGD": StepRule(clip_sgd_step),
+    "Safe-DSHB": StepRule(safe_dshb_step, from_config=("beta",)),
+}
+
+#: attack -> (the Byzantine clients' message attack for a Trial, or None; whether they train on
+#: flipped labels, a data attack)
+ATTACKS = {
+    "none": (lambda trial: None, False),
+    "ipm": (lambda trial: IPM(trial.ipm_scale), False),
+    "label_flip": (lambda trial: None, True),
 }
 
 
@@ -166,29 +176,12 @@ def invariants(steps: int, seed: int) -> dict[str, float]:
 
 @lru_cache(maxsize=8)
 def mnist_byzantine(num_honest: int, num_byzantine: int, label_flip: bool, hidden: int = 32,
-                    seed: int = 0) -> FederatedClassification:
+                    seed: int = 0):
     """An MLP 49-hidden-10 (tanh) on 7x7 MNIST split iid and equally over honest + Byzantine
     clients (the paper: "distribute the dataset among them equally"); the last
     ``num_byzantine`` clients are Byzantine and, with ``label_flip``, train on ``9 - y``."""
-    from common.data import load_mnist, pooled
-    from common.models import MLP
-    from common.robust import flip_labels
-
-    X, y = load_mnist("train")
-    X = ((pooled(X) - 0.1307) / 0.3081).float()
-    y = torch.tensor(y, dtype=torch.long)
-    perm = torch.as_tensor(np.random.default_rng(seed).permutation(len(X)))
-    n_val = len(X) // 10
-    val, tr = perm[:n_val], perm[n_val:]
-    n = num_honest + num_byzantine
-    data = ClientData.from_split(X[tr], y[tr], iid_split(y[tr].numpy(), n, seed=seed))
-    if label_flip and num_byzantine:
-        data.y[num_honest:] = flip_labels(data.y[num_honest:])
-    Xt, yt = load_mnist("test")
-    return FederatedClassification(
-        lambda: MLP(49, (hidden,), 10, activation="tanh"), data,
-        {"val": (X[val], y[val]),
-         "test": (((pooled(Xt) - 0.1307) / 0.3081).float(), torch.tensor(yt, dtype=torch.long))})
+    return mnist_federated(num_honest + num_byzantine, split="iid", hidden=hidden, seed=seed,
+                           label_flip_clients=num_byzantine if label_flip else 0)
 
 
 @dataclass(frozen=True)
@@ -197,7 +190,7 @@ class Trial(Config):
 
     method: str = param("Byz-Clip21-SGD2M", choices=tuple(METHODS))
     aggregator: str = param("nnm_median", choices=("mean", "median", "nnm_median"))
-    attack: str = param("ipm", choices=("none", "ipm", "label_flip"))
+    attack: str = param("ipm", choices=tuple(ATTACKS))
     num_honest: int = param(20, ge=1, doc="regular clients")
     num_byzantine: int = param(5, ge=0, doc="Byzantine clients")
     ipm_scale: float = param(10.0, gt=0, doc="IPM's eps (paper 10; authors' code 1)")
@@ -214,28 +207,19 @@ class Trial(Config):
 
 def train(trial: Trial) -> dict:
     """Run one trial and evaluate its final model (validation and test loss and accuracy)."""
-    problem = mnist_byzantine(trial.num_honest, trial.num_byzantine, trial.attack == "label_flip")
-    step, _ = METHODS[trial.method]
-    kw = {}
-    if trial.method == "Byz-Clip21-SGD2M":
-        kw = {"beta": trial.beta, "beta_hat": trial.beta_hat}
-    elif trial.method == "Safe-DSHB":
-        kw = {"beta": trial.beta}
-    attack = IPM(trial.ipm_scale) if trial.attack == "ipm" else None
-    byzantine = Byzantine(trial.num_byzantine, attack)
+    message_attack, label_flip = ATTACKS[trial.attack]
+    problem = mnist_byzantine(trial.num_honest, trial.num_byzantine, label_flip)
+    rule = METHODS[trial.method]
     sigma = (nominal_local_sigma(trial.tau, trial.epsilon, trial.delta, trial.steps)
              if trial.epsilon > 0 else 0.0)
     gen = torch.Generator().manual_seed(derive_seed(trial.seed, "byz-trial"))
-    grad = problem.grad_fn(trial.batch_size, gen)
-    aggregator = get_aggregator(trial.aggregator)
-    state = fed_init(problem.x0(trial.seed), trial.num_honest + trial.num_byzantine)
-    for _ in range(trial.steps):
-        state, _ = step(state, grad, lr=trial.lr, tau=trial.tau, sigma=sigma,
-                        aggregator=aggregator, byzantine=byzantine, generator=gen, **kw)
-        if not torch.isfinite(state.x).all():
-            break
+    state = run_rounds(rule.step, problem.x0(trial.seed), problem.grad_fn(trial.batch_size, gen),
+                       num_clients=trial.num_honest + trial.num_byzantine,
+                       num_rounds=trial.steps, lr=trial.lr, tau=trial.tau, sigma=sigma,
+                       aggregator=get_aggregator(trial.aggregator),
+                       byzantine=Byzantine(trial.num_byzantine, message_attack(trial)),
+                       generator=gen, **rule.hyper(trial))
     return {"sigma": sigma, **problem.evaluate(state.x)}
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,10 +247,9 @@ class ByzStudy(Config):
     sweep_epsilon: float = param(23.0, gt=0, doc="epsilon of the Byzantine-count sweep")
 
     def trial(self, **kw) -> Trial:
-        base = {"num_honest": self.num_clients - self.num_byzantine,
-                "num_byzantine": self.num_byzantine, "steps": self.steps,
-                "batch_size": self.batch_size, "beta": self.beta, "delta": self.delta}
-        return Trial(**{**base, **kw})
+        """A Trial with this study's shared settings (Byzantine count, steps, batch size, beta,
+        delta; the other clients honest) and ``kw``."""
+        return derive(Trial, self, num_honest=self.num_clients - self.num_byzantine, **kw)
 
 
 def _variants(study: ByzStudy) -> list[dict]:
@@ -292,13 +275,3 @@ def byzantine_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
     return [t.replace(attack="label_flip", num_byzantine=b, num_honest=study.num_clients - b,
                       epsilon=study.sweep_epsilon, seed=study.seeds[0])
             for t in chosen.values() for b in study.byzantine_sweep]
-
-
-def frame(trials: list[Trial], results: list[dict]):
-    """One row per trial: its fields and its results (pandas)."""
-    return runs_frame(trials, results)
-
-
-def select(df, metric: str, lower: bool = True) -> dict[str, Trial]:
-    """Each method's best trial by ``metric`` (the tuning rule)."""
-    return best_configs(df, metric, Trial, ("method",), lower=lower)

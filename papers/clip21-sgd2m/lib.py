@@ -1,8 +1,9 @@
-"""Code only the Clip21-SGD2M reproduction needs: the toy problems, two federated problems
-(non-convex logistic regression and a small MNIST network), and one sweep-able training run.
+"""Code only the Clip21-SGD2M reproduction needs: the toy problems, the non-convex logistic
+regression across clients, the tuning protocol, and one sweep-able training run.
 
-The algorithms themselves (Clip-SGD, Clip21-SGD, Clip21-SGD2M) are
-:mod:`common.federated.clip21`; the noise calibration is :mod:`common.privacy`.
+The algorithms (Clip-SGD, Clip21-SGD, Clip21-SGD2M) are :mod:`common.federated.clip21`, run by
+the federated training loop :func:`common.federated.run_rounds`; the MNIST network problem is
+:func:`common.federated.mnist_federated`; the noise calibration is :mod:`common.privacy`.
 """
 
 from __future__ import annotations
@@ -13,35 +14,28 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import (
-    Config,
-    ConfigError,
-    best_by,
-    best_configs,
-    derive_seed,
-    param,
-    runs_frame,
-)
+from common.experiment import Config, ConfigError, derive, derive_seed, param
 from common.federated import (
     ClientData,
-    FederatedClassification,
+    StepRule,
     clip21_sgd2m_step,
     clip_sgd_step,
     fed_init,
+    mnist_federated,
+    run_rounds,
     sorted_split,
 )
 from common.privacy import nominal_local_sigma
 
-__all__ = ["METHODS", "ToyConfig", "toy_a", "toy_b", "Trial", "train", "mnist_7x7", "DPStudy",
-           "variants", "no_dp_grid", "tuning_grid", "evaluation_grid", "frame", "select",
-           "LogisticProblem", "network_problem", "get_problem", "best_by"]
+__all__ = ["METHODS", "ToyConfig", "toy_a", "toy_b", "Trial", "train", "DPStudy", "variants",
+           "no_dp_grid", "tuning_grid", "evaluation_grid", "LogisticProblem", "get_problem"]
 
-#: method -> (step function, fixed hyperparameters). Clip21-SGD is Clip21-SGD2M with
-#: beta = beta_hat = 1; Clip21-SGD2M's beta_hat is a swept hyperparameter (``Trial.beta_hat``).
+#: method -> its step rule. Clip21-SGD is Clip21-SGD2M with beta = beta_hat = 1; Clip21-SGD2M
+#: reads beta and beta_hat (swept) from the run's config (a Trial, or ToyConfig on Toy B).
 METHODS = {
-    "Clip-SGD": (clip_sgd_step, {}),
-    "Clip21-SGD": (clip21_sgd2m_step, {"beta": 1.0, "beta_hat": 1.0}),
-    "Clip21-SGD2M": (clip21_sgd2m_step, {}),
+    "Clip-SGD": StepRule(clip_sgd_step),
+    "Clip21-SGD": StepRule(clip21_sgd2m_step, {"beta": 1.0, "beta_hat": 1.0}),
+    "Clip21-SGD2M": StepRule(clip21_sgd2m_step, from_config=("beta", "beta_hat")),
 }
 
 
@@ -107,22 +101,22 @@ def toy_b(cfg: ToyConfig) -> dict[str, np.ndarray]:
     out = {m: np.zeros((len(cfg.toy_b_lrs), cfg.toy_b_seeds)) for m in METHODS}
     for i, (lr, steps) in enumerate(zip(cfg.toy_b_lrs, cfg.toy_b_steps)):
         for s in range(cfg.toy_b_seeds):
-            for method, (step, fixed) in METHODS.items():
+            for method, rule in METHODS.items():
                 gen = torch.Generator().manual_seed(derive_seed(s, "toy-b"))
 
                 def grad(x, gen=gen):
                     u = torch.rand(a.shape, generator=gen, dtype=torch.float64)
                     return (x - a) + torch.where(u < 0.25, 3.0, -1.0)
 
-                kw = dict(fixed)
-                if method == "Clip21-SGD2M":
-                    kw = {"beta": cfg.beta, "beta_hat": cfg.beta_hat}
-                state = fed_init(torch.zeros(a.shape[1], dtype=torch.float64), a.shape[0])
                 tail = []
-                for t in range(steps):
-                    state, _ = step(state, grad, lr=lr, tau=cfg.toy_b_tau, **kw)
-                    if t >= 0.8 * steps:
+
+                def record(t, state, tail=tail, steps=steps):  # the last 20 % of the rounds
+                    if t - 1 >= 0.8 * steps:
                         tail.append(float(((state.x - x_star) ** 2).sum()))  # H = I
+
+                run_rounds(rule.step, torch.zeros(a.shape[1], dtype=torch.float64), grad,
+                           num_clients=a.shape[0], num_rounds=steps, callback=record, lr=lr,
+                           tau=cfg.toy_b_tau, **rule.hyper(cfg))
                 out[method][i, s] = np.mean(tail)
     return out
 
@@ -130,15 +124,6 @@ def toy_b(cfg: ToyConfig) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # Notebooks 02-03: federated problems and one training run
 # ---------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=2)
-def mnist_7x7(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST average-pooled 4x4 to 7 x 7 = 49 features in [0, 1] (float64), and the labels."""
-    from common.data import load_mnist, pooled
-
-    X, y = load_mnist(split)
-    return pooled(X, 4), torch.tensor(y, dtype=torch.long)
 
 
 class LogisticProblem:
@@ -151,7 +136,10 @@ class LogisticProblem:
     """
 
     def __init__(self, num_clients: int, num_examples: int, lam: float, seed: int = 0):
-        X, digits = mnist_7x7("train")
+        from common.data import load_mnist, pooled
+
+        images, labels = load_mnist("train")
+        X, digits = pooled(images, 4), torch.tensor(labels, dtype=torch.long)
         rng = np.random.default_rng(seed)
         idx = rng.permutation(len(X))[:num_examples]
         A = torch.cat([X[idx], torch.ones(len(idx), 1, dtype=torch.float64)], 1)
@@ -191,34 +179,13 @@ class LogisticProblem:
                 "grad_sq_norm": self.grad_sq_norm(x)}
 
 
-def network_problem(num_clients: int, hidden: int = 32, seed: int = 0) -> FederatedClassification:
-    """An MLP 49-hidden-10 (tanh) on 7x7 MNIST across clients sorted by digit.
-
-    10 % of the training images are held out for validation (``val``); ``test`` is the 10,000
-    test images. Inputs standardised with the training statistics of MNIST.
-    """
-    from common.models import MLP
-
-    X, y = mnist_7x7("train")
-    X = ((X - 0.1307) / 0.3081).float()
-    perm = torch.as_tensor(np.random.default_rng(seed).permutation(len(X)))
-    n_val = len(X) // 10
-    val, train_idx = perm[:n_val], perm[n_val:]
-    data = ClientData.from_split(X[train_idx], y[train_idx],
-                                 sorted_split(y[train_idx].numpy(), num_clients))
-    Xt, yt = mnist_7x7("test")
-    return FederatedClassification(
-        lambda: MLP(49, (hidden,), 10, activation="tanh"), data,
-        {"val": (X[val], y[val]), "test": (((Xt - 0.1307) / 0.3081).float(), yt)})
-
-
 @lru_cache(maxsize=4)
 def get_problem(name: str, num_clients: int):
     """The federated problems by name (cached per process, so sweep workers build them once)."""
     if name == "logistic":
         return LogisticProblem(num_clients, num_examples=12_000, lam=1e-3)
-    if name == "network":
-        return network_problem(num_clients)
+    if name == "network":  # an MLP 49-32-10 (tanh) on 7x7 MNIST, clients sorted by digit
+        return mnist_federated(num_clients, split="sorted", hidden=32, activation="tanh")
     raise ValueError(f"problem={name!r}: allowed values are 'logistic' and 'network'")
 
 
@@ -243,21 +210,14 @@ class Trial(Config):
 def train(trial: Trial) -> dict:
     """Run one trial and evaluate its final model (train/validation losses, accuracies)."""
     problem = get_problem(trial.problem, trial.num_clients)
-    step, fixed = METHODS[trial.method]
-    kw = dict(fixed)
-    if trial.method == "Clip21-SGD2M":
-        kw = {"beta": trial.beta, "beta_hat": trial.beta_hat}
+    rule = METHODS[trial.method]
     sigma = (nominal_local_sigma(trial.tau, trial.epsilon, trial.delta, trial.steps)
              if trial.epsilon > 0 else 0.0)
     gen = torch.Generator().manual_seed(derive_seed(trial.seed, "clip21-trial"))
-    grad = problem.grad_fn(trial.batch_size, gen)
-    state = fed_init(problem.x0(trial.seed), trial.num_clients)
-    for _ in range(trial.steps):
-        state, _ = step(state, grad, lr=trial.lr, tau=trial.tau, sigma=sigma, generator=gen, **kw)
-        if not torch.isfinite(state.x).all():
-            break
+    state = run_rounds(rule.step, problem.x0(trial.seed), problem.grad_fn(trial.batch_size, gen),
+                       num_clients=trial.num_clients, num_rounds=trial.steps, lr=trial.lr,
+                       tau=trial.tau, sigma=sigma, generator=gen, **rule.hyper(trial))
     return {"sigma": sigma, **problem.evaluate(state.x)}
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,9 +243,9 @@ class DPStudy(Config):
     seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="seeds of the evaluation runs")
 
     def trial(self, **kw) -> Trial:
-        base = {"problem": self.problem, "num_clients": self.num_clients, "steps": self.steps,
-                "batch_size": self.batch_size, "beta": self.beta, "delta": self.delta}
-        return Trial(**{**base, **kw})
+        """A Trial with this study's shared settings (problem, clients, steps, batch size, beta,
+        delta) and ``kw``."""
+        return derive(Trial, self, **kw)
 
 
 def variants(study: DPStudy, *, dp: bool) -> list[dict]:
@@ -313,13 +273,3 @@ def evaluation_grid(study: DPStudy, chosen: dict[str, Trial]) -> list[Trial]:
     """Each method's tuned trial at every epsilon and seed."""
     return [t.replace(epsilon=eps, seed=s) for t in chosen.values() for eps in study.epsilons
             for s in study.seeds]
-
-
-def frame(trials: list[Trial], results: list[dict]):
-    """One row per trial: its fields and its results (pandas)."""
-    return runs_frame(trials, results)
-
-
-def select(df, metric: str, lower: bool = True) -> dict[str, Trial]:
-    """Each method's best trial by ``metric`` (the tuning rule), as a Trial."""
-    return best_configs(df, metric, Trial, ("method",), lower=lower)
