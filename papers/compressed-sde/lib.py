@@ -10,10 +10,11 @@ g_i = grad f(x) + Z_i; each sends a compressed message and the server moves alon
            \text{DSignSGD: } x \leftarrow x - \frac{\eta}{N}\sum_i \mathrm{sign}(g_i),
 
 with an unbiased compressor C of variance omega (E C(x) = x, E||C(x) - x||^2 = omega ||x||^2 for
-rand-k and Bernoulli, <= for QSGD). A :class:`Method` is a compressor of
-:mod:`common.federated.compressors` applied to every agent's gradient plus a server aggregator
-(the mean, :func:`~common.federated.mean_of_signs` or a majority vote), so the discrete
-algorithms here run the same compressor objects that train networks.
+rand-k and Bernoulli, <= for QSGD). The methods are :mod:`common.federated.compressed`
+(:class:`~common.federated.CompressedMethod`: a compressor of
+:mod:`common.federated.compressors` applied to every agent's gradient plus a server aggregator),
+so the quadratic simulations here run the same objects that train the network of notebook 03
+(through :func:`common.federated.run_rounds` and :func:`common.federated.mnist_federated`).
 
 **Their SDEs** are :mod:`common.sde.distributed` (JAX): a compressor enters DCSGD's SDE only
 through its omega, as the covariance omega diag((grad f)^2 + diag Sigma) [derived in the notes;
@@ -25,44 +26,46 @@ not read in the paper].
 Three parts: (1) the quadratic experiments (notebooks 01 and 02): :func:`simulate` runs many
 independent paths of a method at once in torch, vectorised over paths and agents, and the
 notebooks' studies are :func:`level_grid`, :func:`sigma_sweep`, :func:`heavy_tails`,
-:func:`compressor_levels` and :func:`scaling_study`; (2) compressor statistics
-(:func:`omega_table`); (3) the MNIST network with injected noise (notebook 03): :class:`NetTrial`
-and :func:`train_network`, run through :func:`common.experiment.sweep`.
+:func:`compressor_levels` and :func:`scaling_study` (their statistics:
+:mod:`common.metrics.trajectory`); (2) compressor statistics (:func:`omega_table`); (3) the MNIST
+network with injected noise (notebook 03): :class:`NetTrial` and :func:`train_network`, run
+through :func:`common.experiment.sweep`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from common.experiment import Config, ConfigError, derive_seed, param
+from common.experiment import Config, ConfigError, derive, derive_seed, param
 from common.federated import (
+    NOISES,
     QSGD,
     Bernoulli,
-    ClientData,
-    Identity,
+    CompressedMethod,
     RandK,
-    Sign,
-    client_gradients,
-    iid_split,
-    majority_vote,
+    compressed_step,
+    dcsgd,
+    dsgd,
+    dsignsgd,
     mean_of_signs,
-    one_bit_majority_vote,
+    mnist_federated,
+    rand_k,
+    run_rounds,
+    student_t,
+    with_injected_noise,
 )
+from common.metrics import Paths, relative_error, window
 
-__all__ = ["H", "SIGMA", "Method", "server_mean", "dsgd", "dcsgd", "dsignsgd", "rand_k",
-           "compressor_label", "color", "Paths", "student_t", "simulate", "sde_model",
-           "simulate_sdes", "predicted_level", "tracking_error", "omega_table", "QuadraticConfig",
-           "ScalingConfig", "level_grid", "sigma_sweep", "heavy_tails", "compressor_levels",
-           "scaling_runs", "scaling_study", "NET_METHODS", "net_methods", "NetTrial",
-           "mnist_agents", "train_network", "NetStudy", "net_tuning_grid",
-           "net_evaluation_grid"]
+__all__ = ["H", "SIGMA", "color", "simulate", "sde_model", "simulate_sdes", "predicted_level",
+           "omega_table", "QuadraticConfig", "ScalingConfig", "level_grid", "sigma_sweep",
+           "heavy_tails", "compressor_levels", "scaling_runs", "scaling_study", "NET_METHODS",
+           "net_methods", "NetTrial", "mnist_agents", "train_network", "NetStudy",
+           "net_tuning_grid", "net_evaluation_grid"]
 
 #: The notes' quadratic (adaptive-sde A-01 / compressed-sde B-01): f = 1/2 sum h_j x_j^2, d = 10.
 H = np.linspace(0.5, 5.0, 10)
@@ -71,72 +74,8 @@ SIGMA = np.linspace(0.5, 2.0, 10)
 
 
 # ---------------------------------------------------------------------------------------------
-# Part 1: methods as (compressor, aggregator) pairs, simulated on the quadratic
+# Part 1: the methods (common.federated.compressed), simulated on the quadratic
 # ---------------------------------------------------------------------------------------------
-
-
-def server_mean(messages: torch.Tensor) -> torch.Tensor:
-    """The server's average of the agents' messages, (N, d) -> (d,)."""
-    return messages.mean(0)
-
-
-@dataclass(frozen=True)
-class Method:
-    """A distributed method: every agent sends ``compressor(g_i)``; the server moves along
-    ``aggregate`` of the N messages (a function of an (N, d) tensor that acts coordinate by
-    coordinate across the agents, as the mean and the sign votes do)."""
-
-    name: str
-    compressor: Any
-    aggregate: Callable[[torch.Tensor], torch.Tensor] = server_mean
-
-    @property
-    def is_sign(self) -> bool:
-        return isinstance(self.compressor, Sign)
-
-    def omega(self, d: int) -> float:
-        """The compressor's omega (0 for DSGD); ValueError for sign methods (biased)."""
-        return float(self.compressor.omega(d))
-
-
-def compressor_label(compressor) -> str:
-    """A short name: ``identity``, ``rand-2``, ``Bernoulli(0.2)``, ``QSGD(2)``."""
-    if isinstance(compressor, Identity):
-        return "identity"
-    if isinstance(compressor, RandK):
-        return f"rand-{compressor.k}"
-    if isinstance(compressor, Bernoulli):
-        return f"Bernoulli({compressor.p:g})"
-    if isinstance(compressor, QSGD):
-        return f"QSGD({compressor.s})"
-    return repr(compressor)
-
-
-def dsgd() -> Method:
-    """Uncompressed distributed SGD."""
-    return Method("DSGD", Identity())
-
-
-def dcsgd(compressor) -> Method:
-    """Distributed compressed SGD with an unbiased compressor of :mod:`common.federated`."""
-    if not getattr(compressor, "unbiased", False):
-        raise ValueError(f"compressor={compressor!r}: DCSGD needs an unbiased compressor "
-                         "(Identity, RandK, Bernoulli, QSGD)")
-    return Method(f"DCSGD {compressor_label(compressor)}", compressor)
-
-
-def dsignsgd(vote: str = "mean") -> Method:
-    """Distributed SignSGD: the server averages the signs (``vote="mean"``, the notes' method),
-    takes their majority (``"majority"``) or the majority of packed 1-bit messages
-    (``"one_bit"``, :func:`~common.federated.one_bit_majority_vote`)."""
-    aggregators = {"mean": mean_of_signs, "majority": majority_vote,
-                   "one_bit": one_bit_majority_vote}
-    if vote not in aggregators:
-        raise ValueError(f"vote={vote!r}: allowed values are {sorted(aggregators)}")
-    label = {"mean": "DSignSGD", "majority": "DSignSGD (majority vote)",
-             "one_bit": "DSignSGD (1-bit majority vote)"}[vote]
-    return Method(label, Sign(), aggregators[vote])
-
 
 #: Colours of the methods and rules in this chapter's figures (Okabe-Ito, as common.plotting).
 _COLORS = {
@@ -157,70 +96,18 @@ def color(label: str) -> str:
     return _COLORS.get(label) or plotting.color(label)
 
 
-def rand_k(k: int, d: int):
-    """``RandK(k)``, or ``Identity()`` when k = d (rand-d keeps every coordinate: the same map)."""
-    if not 1 <= k <= d:
-        raise ValueError(f"k={k}: must be in [1, d={d}]")
-    return Identity() if k == d else RandK(k)
-
-
-class Paths(NamedTuple):
-    """The loss of every path every ``record_every`` steps: ``losses`` (T, R), step 0 first."""
-
-    steps: np.ndarray
-    losses: np.ndarray
-
-    def mean(self) -> np.ndarray:
-        """(T,) the mean loss over paths at each record."""
-        return self.losses.mean(axis=1)
-
-    def window(self, start: int, stop: int | None = None) -> tuple[float, float]:
-        """Mean over paths of each path's time average over ``start <= step < stop``, and its
-        standard error across the (independent) paths."""
-        stop = int(self.steps[-1]) + 1 if stop is None else stop
-        sel = (self.steps >= start) & (self.steps < stop)
-        if not sel.any():
-            raise ValueError(f"no record in [{start}, {stop})")
-        per_path = self.losses[sel].mean(axis=0)
-        return float(per_path.mean()), float(per_path.std(ddof=1) / math.sqrt(per_path.size))
-
-
-def student_t(shape, nu: float, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
-    r"""Standard Student-t draws by Bailey's polar method, T = cos(2 pi V) sqrt(nu (U^{-2/nu} - 1)),
-    U, V ~ Uniform(0, 1): the torch twin of :meth:`common.sde.StudentT.sample`, with the same cut
-    of U at eps/2 (|T| <= sqrt(nu) (2/eps)^{1/nu}, 1.7e7 for nu = 1 in float32)."""
-    if not nu > 0:
-        raise ValueError(f"nu={nu}: must be > 0")
-    u = torch.rand(shape, generator=generator, dtype=dtype).clamp_min(0.5 * torch.finfo(dtype).eps)
-    v = torch.rand(shape, generator=generator, dtype=dtype)
-    return torch.cos(2.0 * math.pi * v) * torch.sqrt(nu * torch.expm1(-2.0 * torch.log(u) / nu))
-
-
-def _agent_aggregate(method: Method):
-    """The server update for a batch of paths: (R, N, d) messages -> (R, d).
-
-    The aggregators here (mean, mean of signs, majority votes) act coordinate by coordinate
-    across the agents, so the R paths' coordinates are laid side by side as one (N, R d) call."""
-    if method.aggregate is server_mean:
-        return lambda m: m.mean(1)
-
-    def aggregate(m):
-        r, n, d = m.shape
-        return method.aggregate(m.transpose(0, 1).reshape(n, r * d)).reshape(r, d)
-
-    return aggregate
-
-
-def simulate(method: Method, *, lr: float, num_clients: int, num_steps: int, num_paths: int,
-             h=H, scale=SIGMA, batch_size: int = 1, nu: float | None = None, x0: float = 2.0,
-             record_every: int = 10, seed: int = 0, dtype=torch.float32) -> Paths:
+def simulate(method: CompressedMethod, *, lr: float, num_clients: int, num_steps: int,
+             num_paths: int, h=H, scale=SIGMA, batch_size: int = 1, nu: float | None = None,
+             x0: float = 2.0, record_every: int = 10, seed: int = 0,
+             dtype=torch.float32) -> Paths:
     """``num_paths`` independent runs of ``method`` on f = 1/2 sum h_j x_j^2 from x = x0 1.
 
     Agent i's gradient is h x + Z_i, with Z_i ~ N(0, diag(scale^2) / batch_size) or, with ``nu``,
     Z_i = scale T_i, T_i ~ t_nu independent (batch size 1 only: a mean of t draws is not t).
     Fresh noise and compressor randomness per agent, path and step; the agents' gradients of all
     paths are compressed in one (R N, d) call of the compressor, and the server's aggregate is
-    taken per path. Returns the loss every ``record_every`` steps.
+    taken per path (:meth:`~common.federated.CompressedMethod.direction_paths`). Returns the loss
+    every ``record_every`` steps.
     """
     if num_steps % record_every:
         raise ValueError(f"record_every={record_every}: must divide num_steps={num_steps}")
@@ -231,15 +118,12 @@ def simulate(method: Method, *, lr: float, num_clients: int, num_steps: int, num
     d = h.numel()
     std = torch.as_tensor(np.asarray(scale), dtype=dtype) / math.sqrt(batch_size)
     R, N = num_paths, num_clients
-    aggregate = _agent_aggregate(method)
     x = torch.full((R, d), float(x0), dtype=dtype)
     losses = [0.5 * (h * x * x).sum(1)]
     for k in range(1, num_steps + 1):
         z = (torch.randn((R, N, d), generator=gen, dtype=dtype) if nu is None
              else student_t((R, N, d), nu, gen, dtype))
-        g = (h * x)[:, None, :] + std * z
-        msgs = method.compressor(g.reshape(R * N, d), generator=gen).reshape(R, N, d)
-        x = x - lr * aggregate(msgs)
+        x = x - lr * method.direction_paths((h * x)[:, None, :] + std * z, generator=gen)
         if k % record_every == 0:
             losses.append(0.5 * (h * x * x).sum(1))
     return Paths(np.arange(0, num_steps + 1, record_every),
@@ -255,7 +139,7 @@ def _noise(scale, batch_size: int, nu: float | None):
     return sde.StudentT(nu, scale) if nu is not None else sde.Gaussian(scale)
 
 
-def sde_model(method: Method, *, lr: float, num_clients: int, h=H, scale=SIGMA,
+def sde_model(method: CompressedMethod, *, lr: float, num_clients: int, h=H, scale=SIGMA,
               batch_size: int = 1, nu: float | None = None):
     """The SDE of ``method`` (:mod:`common.sde.distributed`), with the same noise model.
 
@@ -298,7 +182,7 @@ def simulate_sdes(models, *, num_steps: int, num_paths: int, seeds, x0: float = 
     return [Paths(np.asarray(t.steps), np.asarray(t.paths, dtype=np.float64)) for t in trajs]
 
 
-def predicted_level(method: Method, *, lr: float, num_clients: int, h=H, scale=SIGMA,
+def predicted_level(method: CompressedMethod, *, lr: float, num_clients: int, h=H, scale=SIGMA,
                     batch_size: int = 1, nu: float | None = None, exact: bool = False) -> float:
     r"""The notes' closed-form stationary E f [derived]: eta (1 + omega) tr(Sigma) / (4N) for
     DSGD/DCSGD (``exact=True``: the SDE's value with the multiplicative term omega (grad f)^2),
@@ -315,14 +199,6 @@ def predicted_level(method: Method, *, lr: float, num_clients: int, h=H, scale=S
     var = scale**2 * (nu / (nu - 2.0) if nu is not None else 1.0 / batch_size)
     return cf.dcsgd_stationary_loss(lr, var, omega=method.omega(len(scale)),
                                     num_clients=num_clients, h=np.asarray(h) if exact else None)
-
-
-def tracking_error(reference: Paths, other: Paths, start: int = 0) -> float:
-    """Mean over records (step >= start, step 0 excluded) of |mean_other - mean_ref| / mean_ref,
-    the notes' "mean relative error" of an SDE against its optimizer."""
-    sel = (reference.steps >= start) & (reference.steps > 0)
-    a, b = reference.mean()[sel], other.mean()[sel]
-    return float(np.mean(np.abs(b - a) / a))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,7 +219,7 @@ def omega_table(compressors, x: torch.Tensor, num_samples: int, seed: int = 0) -
         ratio = ((s - x) ** 2).sum(1) / (x**2).sum()
         se = s.std(dim=0) / math.sqrt(num_samples)
         z = ((s.mean(0) - x).abs() / se.clamp_min(1e-300)).max()
-        rows.append({"compressor": compressor_label(comp), "omega": float(comp.omega(d)),
+        rows.append({"compressor": comp.label, "omega": float(comp.omega(d)),
                      "measured": float(ratio.mean()),
                      "measured_se": float(ratio.std() / math.sqrt(num_samples)),
                      "bias_z": float(z)})
@@ -422,8 +298,8 @@ class ScalingConfig(Config):
 # ---------------------------------------------------------------------------------------------
 
 
-def _record(method: Method, paths: Paths, start: int, **hyper) -> dict:
-    level, se = paths.window(start)
+def _record(method: CompressedMethod, paths: Paths, start: int, **hyper) -> dict:
+    level, se = window(paths, start)
     omega = math.nan if method.is_sign else method.omega(len(H))
     rec = {"method": method.name, "omega": omega, "level": level, "se": se}
     rec.update({k: v for k, v in hyper.items() if k != "scale"})
@@ -448,8 +324,9 @@ def level_grid(cfg: QuadraticConfig) -> tuple[list[dict], dict]:
         for n, sde_paths in zip(cfg.clients, sdes):
             opt = simulate(method, lr=cfg.lr, num_clients=n, seed=cfg.seed, **run)
             rec = _record(method, opt, cfg.stationary_from, lr=cfg.lr, num_clients=n)
-            rec["sde_level"] = sde_paths.window(cfg.stationary_from)[0]
-            rec["tracking_error"] = tracking_error(opt, sde_paths)
+            rec["sde_level"] = window(sde_paths, cfg.stationary_from)[0]
+            # the notes' mean relative error, over every record after the common start
+            rec["tracking_error"] = relative_error(opt, sde_paths, start=1)
             records.append(rec)
             paths[method.name, n] = (opt, sde_paths)
     return records, paths
@@ -481,8 +358,8 @@ def heavy_tails(cfg: QuadraticConfig, num_clients: int = 4, k: int = 2) -> tuple
             opt = simulate(method, lr=cfg.lr, num_clients=num_clients, nu=nu, **run)
             rec = _record(method, opt, cfg.stationary_from, lr=cfg.lr, num_clients=num_clients,
                           nu=nu)
-            rec["median"] = float(np.median(opt.losses[opt.steps >= cfg.stationary_from]))
-            rec["max"] = float(opt.losses.max())
+            rec["median"] = float(np.median(opt.paths[opt.steps >= cfg.stationary_from]))
+            rec["max"] = float(opt.paths.max())
             records.append(rec)
             paths[method.name, nu] = opt
     return records, paths
@@ -503,7 +380,7 @@ def compressor_levels(cfg: QuadraticConfig, num_clients: int = 4) -> list[dict]:
     for method, sde_paths in zip(methods, sdes):
         opt = simulate(method, lr=cfg.lr, num_clients=num_clients, seed=cfg.seed, **run)
         rec = _record(method, opt, cfg.stationary_from, lr=cfg.lr, num_clients=num_clients)
-        rec["sde_level"] = sde_paths.window(cfg.stationary_from)[0]
+        rec["sde_level"] = window(sde_paths, cfg.stationary_from)[0]
         out.append(rec)
     return out
 
@@ -525,7 +402,7 @@ def _divisor_at_most(n: int, target: float) -> int:
     return max(r for r in range(1, max(1, int(target)) + 1) if n % r == 0)
 
 
-def scaling_runs(cfg: ScalingConfig) -> list[tuple[str, Method, dict]]:
+def scaling_runs(cfg: ScalingConfig) -> list[tuple[str, CompressedMethod, dict]]:
     """(label, method, hyperparameters) of notebook 02: DSGD, DCSGD (rand-k) plain and under
     each DCSGD rule with kappa = 1 + omega, DSignSGD plain and under the square-root and the
     linear rules with kappa = ``cfg.kappa``. Every rule comes from
@@ -573,7 +450,7 @@ def scaling_study(cfg: ScalingConfig) -> tuple[list[dict], dict]:
                    samples=k * hyper["num_clients"] * hyper["batch_size"])
         records.append(rec)
         unit = kw["lr"] * math.sqrt(kw["batch_size"]) if method.is_sign else kw["lr"]
-        paths[label] = (opt.steps * unit, opt.mean())
+        paths[label] = (opt.steps * unit, opt.mean)
     return records, paths
 
 
@@ -582,11 +459,13 @@ def scaling_study(cfg: ScalingConfig) -> tuple[list[dict], dict]:
 # ---------------------------------------------------------------------------------------------
 
 #: The methods of notebook 03 (their compressors depend on the network's dimension, see
-#: :func:`net_methods`).
-NET_METHODS = ("DSGD", "DCSGD rand-k", "DCSGD QSGD", "DSignSGD", "DSignSGD (majority vote)")
+#: :func:`net_methods`) and the step size each is run at: DSGD's (``"sgd"``) for the unbiased
+#: methods, DSignSGD's (``"sign"``) for the sign methods.
+NET_METHODS = {"DSGD": "sgd", "DCSGD rand-k": "sgd", "DCSGD QSGD": "sgd", "DSignSGD": "sign",
+               "DSignSGD (majority vote)": "sign"}
 
 
-def net_methods(d: int, rand_k_fraction: float, qsgd_levels: int) -> dict[str, Method]:
+def net_methods(d: int, rand_k_fraction: float, qsgd_levels: int) -> dict[str, CompressedMethod]:
     """The five methods of notebook 03 for a network with ``d`` parameters: DSGD, DCSGD with
     rand-k (k = round(fraction d)) and with QSGD(s), DSignSGD with the server mean of signs and
     with the majority vote of 1-bit messages (:func:`~common.federated.one_bit_majority_vote`)."""
@@ -599,9 +478,9 @@ def net_methods(d: int, rand_k_fraction: float, qsgd_levels: int) -> dict[str, M
 class NetTrial(Config):
     """One training run of notebook 03: a method, a step size, a noise model and a seed."""
 
-    method: str = param("DSGD", choices=NET_METHODS)
+    method: str = param("DSGD", choices=tuple(NET_METHODS))
     lr: float = param(0.1, gt=0, doc="step size eta")
-    noise: str = param("gaussian", choices=("gaussian", "student_t"), doc="injected noise")
+    noise: str = param("gaussian", choices=tuple(NOISES), doc="injected noise")
     sigma: float = param(1.0, ge=0, doc="injected noise scale per example")
     nu: float = param(1.5, gt=0, doc="Student-t degrees of freedom")
     num_clients: int = param(4, ge=1, doc="agents N")
@@ -618,26 +497,21 @@ class NetTrial(Config):
 
 
 @lru_cache(maxsize=4)
-def mnist_agents(pool: int, subset: int, num_clients: int, seed: int = 0):
-    """MNIST pooled by ``pool`` and standardised: a random ``subset`` of the training images
-    split iid and equally over ``num_clients`` agents, plus the whole test set.
+def mnist_agents(pool: int, subset: int, num_clients: int, hidden: int, seed: int = 0):
+    """The federated MNIST problem of notebook 03: a random ``subset`` of the training images,
+    pooled by ``pool`` and standardised, split iid and equally over ``num_clients`` agents (no
+    validation set), an MLP pixels-``hidden``-10 (ReLU), evaluated on the union of the agents'
+    shards (``"train"``, whose full-batch loss is the train loss) and on the test set. This
+    chapter's streams: the subset from ``derive_seed(seed, "mnist-subset")``, the split from
+    ``derive_seed(seed, "mnist-split")``."""
+    return mnist_federated(num_clients, split="iid", pool=pool, hidden=hidden, activation="relu",
+                           val_fraction=0.0, subset=subset,
+                           seed=derive_seed(seed, "mnist-subset"),
+                           split_seed=derive_seed(seed, "mnist-split") % 2**32, train_eval=True)
 
-    Returns ``(ClientData, X_train, y_train, X_test, y_test)`` with ``X_train`` the union of the
-    agents' shards (whose full-batch loss is the train loss)."""
-    from common.data import load_mnist, pooled
 
-    def prep(images):
-        return ((pooled(images, pool) - 0.1307) / 0.3081).float()
-
-    X, y = load_mnist("train")
-    rng = np.random.default_rng(derive_seed(seed, "mnist-subset"))
-    idx = np.sort(rng.permutation(len(X))[:subset])
-    Xs, ys = prep(X[idx]), torch.tensor(y[idx], dtype=torch.long)
-    shards = iid_split(ys.numpy(), num_clients, seed=derive_seed(seed, "mnist-split") % 2**32)
-    data = ClientData.from_split(Xs, ys, shards)
-    Xt, yt = load_mnist("test")
-    return (data, data.X.reshape(-1, Xs.shape[1]), data.y.reshape(-1), prep(Xt),
-            torch.tensor(yt, dtype=torch.long))
+def _finite_or_inf(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
 
 
 def train_network(trial: NetTrial) -> dict:
@@ -645,59 +519,45 @@ def train_network(trial: NetTrial) -> dict:
 
     Agent i's gradient at step k is its mini-batch gradient plus injected noise,
     g_i = grad f_{B_i}(x) + (sigma / sqrt(B)) Z_i, Z_i ~ N(0, I) or t_nu (per example noise of
-    scale sigma averaged over the batch, so that B scales it as in the scaling rules); all agents'
-    gradients come from one vectorised call (:func:`common.federated.client_gradients`). The
-    server applies x <- x - lr aggregate(C(g_1), ..., C(g_N)).
+    scale sigma averaged over the batch, so that B scales it as in the scaling rules;
+    :func:`common.federated.with_injected_noise`); all agents' gradients come from one vectorised
+    call. The server applies x <- x - lr aggregate(C(g_1), ..., C(g_N))
+    (:func:`common.federated.compressed_step`, rounds by :func:`common.federated.run_rounds`).
 
     Returns the train loss (full-batch, on the agents' images) averaged over the evaluations in
     the last ``tail_fraction`` of the steps (``inf`` once the iterate is not finite), the final
     test accuracy, the curve of train losses and whether the run diverged.
     """
-    from torch import nn
-
-    from common.federated import flat_params, set_flat_params
-    from common.models import MLP
-
-    data, X_all, y_all, X_test, y_test = mnist_agents(trial.pool, trial.subset, trial.num_clients)
-    torch.manual_seed(derive_seed(trial.seed, "net-init"))
-    model = MLP(X_all.shape[1], (trial.hidden,), 10)
-    loss_fn = nn.CrossEntropyLoss(reduction="none")
-    x = flat_params(model)
-    method = net_methods(x.numel(), trial.rand_k_fraction, trial.qsgd_levels)[trial.method]
+    problem = mnist_agents(trial.pool, trial.subset, trial.num_clients, trial.hidden)
+    x0 = problem.x0(trial.seed, label="net-init")
+    method = net_methods(x0.numel(), trial.rand_k_fraction, trial.qsgd_levels)[trial.method]
     gen = torch.Generator().manual_seed(derive_seed(trial.seed, "net-run", trial.noise))
-    noise_std = trial.sigma / math.sqrt(trial.batch_size)
+    grad_fn = with_injected_noise(problem.grad_fn(trial.batch_size, gen),
+                                  trial.sigma / math.sqrt(trial.batch_size),
+                                  NOISES[trial.noise](nu=trial.nu), generator=gen)
     tail_start = trial.steps - max(1, int(round(trial.tail_fraction * trial.steps)))
 
-    @torch.no_grad()
-    def evaluate(X, y):
-        if not torch.isfinite(x).all():
-            return math.inf, math.nan
-        set_flat_params(model, x)
-        logits = model(X)
-        loss = float(loss_fn(logits, y).mean())
-        acc = float((logits.argmax(1) == y).float().mean())
-        return (loss if math.isfinite(loss) else math.inf), acc
+    def train_loss(x) -> float:
+        return _finite_or_inf(problem.evaluate(x, sets=("train",))["train_loss"])
 
-    steps, curve, tail = [0], [evaluate(X_all, y_all)[0]], []
-    for k in range(1, trial.steps + 1):
-        Xb, yb = data.sample(trial.batch_size, gen)
-        grads, _ = client_gradients(model, loss_fn, Xb, yb, params=x)
-        z = (torch.randn(grads.shape, generator=gen) if trial.noise == "gaussian"
-             else student_t(grads.shape, trial.nu, gen))
-        x = x - trial.lr * method.aggregate(method.compressor(grads + noise_std * z, generator=gen))
-        if not torch.isfinite(x).all():
-            break
+    steps, curve, tail = [0], [train_loss(x0)], []
+
+    def record(k, state):
         if k % trial.eval_every == 0 or k == trial.steps:
-            loss = evaluate(X_all, y_all)[0]
+            loss = train_loss(state.x)
             steps.append(k)
             curve.append(loss)
             if k > tail_start:
                 tail.append(loss)
-    diverged = not bool(torch.isfinite(x).all())
-    train_loss = math.inf if diverged or not tail else float(np.mean(tail))
-    omega = math.nan if method.is_sign else method.omega(x.numel())
-    return {"train_loss": train_loss, "test_acc": evaluate(X_test, y_test)[1],
-            "diverged": diverged, "dim": x.numel(), "omega": omega,
+
+    state = run_rounds(compressed_step, x0, grad_fn, num_clients=trial.num_clients,
+                       num_rounds=trial.steps, callback=record, lr=trial.lr, method=method,
+                       generator=gen)
+    diverged = not bool(torch.isfinite(state.x).all())
+    omega = math.nan if method.is_sign else method.omega(x0.numel())
+    return {"train_loss": math.inf if diverged or not tail else float(np.mean(tail)),
+            "test_acc": problem.evaluate(state.x, sets=("test",))["test_acc"],
+            "diverged": diverged, "dim": x0.numel(), "omega": omega,
             "curve_steps": steps, "curve": curve}
 
 
@@ -720,10 +580,8 @@ class NetStudy(Config):
     seeds: tuple[int, ...] = param((0, 1), ge=0, doc="evaluation seeds")
 
     def trial(self, **kw) -> NetTrial:
-        base = {f: getattr(self, f) for f in ("num_clients", "pool", "hidden", "subset",
-                                              "batch_size", "steps", "sigma", "nu",
-                                              "rand_k_fraction", "qsgd_levels")}
-        return NetTrial(**{**base, **kw})
+        """A NetTrial with this study's shared settings and ``kw``."""
+        return derive(NetTrial, self, **kw)
 
 
 def net_tuning_grid(study: NetStudy) -> list[NetTrial]:
@@ -744,7 +602,7 @@ def net_evaluation_grid(study: NetStudy, sgd_lr: float, sign_lr: float) -> list[
     for seed in study.seeds:
         for noise in ("gaussian", "student_t"):
             for m in NET_METHODS:
-                lr = sign_lr if m.startswith("DSignSGD") else sgd_lr
+                lr = {"sgd": sgd_lr, "sign": sign_lr}[NET_METHODS[m]]
                 out.append(study.trial(method=m, lr=lr, noise=noise, seed=seed))
         out.append(study.trial(method="DCSGD rand-k", lr=sgd_lr, seed=seed,
                                batch_size=int(round(study.batch_size * (1.0 + omega)))))

@@ -1,5 +1,6 @@
 """papers/compressed-sde/lib.py: compressors' omega against their measured variance, the torch
 simulator against exact recursions, the SDE built from omega, the scaling rules, the configs.
+(The methods, the Student-t noise and the training loop are tested in tests/federated.)
 
 Monte Carlo checks use bands of 6 standard errors (a false alarm has probability ~2e-9 per check,
 as in ``tests/sde/_stats.py``) plus, where a quantity is compared with a formula that differs from
@@ -13,11 +14,21 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import stats
 
 from common import sde
 from common.experiment import ConfigError
-from common.federated import QSGD, Bernoulli, Identity, RandK, Sign
+from common.federated import (
+    QSGD,
+    Bernoulli,
+    CompressedMethod,
+    Identity,
+    RandK,
+    Sign,
+    dcsgd,
+    dsgd,
+    dsignsgd,
+)
+from common.metrics import window
 from common.project import paper_module
 from common.sde import closed_forms as cf
 
@@ -55,7 +66,7 @@ def test_qsgd_variance_is_bounded_by_omega(s):
 
 @pytest.mark.parametrize("comp", [Identity(), RandK(2), Bernoulli(0.25), QSGD(2)], ids=repr)
 def test_sde_is_built_from_the_compressors_omega(comp):
-    model = lib.sde_model(lib.dcsgd(comp), lr=0.01, num_clients=3)
+    model = lib.sde_model(dcsgd(comp), lr=0.01, num_clients=3)
     assert isinstance(model, sde.DCSGDSDE) and model.num_clients == 3
     assert float(model.compressor.omega(10)) == pytest.approx(comp.omega(10), rel=1e-6)
 
@@ -76,50 +87,28 @@ def test_jax_and_torch_rand_k_have_the_same_covariance_diagonal():
         assert np.all(np.abs(dev.mean(axis=0) - target) <= Z * se + 1e-6)
 
 
-def test_methods_and_their_validation():
-    assert lib.dsgd().omega(10) == 0.0
-    assert lib.rand_k(10, 10) == Identity() and lib.rand_k(3, 10) == RandK(3)
-    assert lib.dcsgd(RandK(2)).name == "DCSGD rand-2"
-    with pytest.raises(ValueError, match="unbiased"):
-        lib.dcsgd(Sign())
-    with pytest.raises(ValueError, match="vote"):
-        lib.dsignsgd("median")
+def test_sde_model_needs_the_mean_of_signs():
     with pytest.raises(ValueError, match="majority"):
-        lib.sde_model(lib.dsignsgd("majority"), lr=0.01, num_clients=4)
-    with pytest.raises(ValueError, match="k=11"):
-        lib.rand_k(11, 10)
-
-
-# ---- the noise ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("nu", [1.0, 1.5, 3.0])
-def test_student_t_draws_follow_t_nu(nu):
-    """KS against scipy's t_nu (p > 1e-8, the budget of tests/sde/_stats.py)."""
-    draws = lib.student_t((20_000,), nu, torch.Generator().manual_seed(4), torch.float64)
-    assert stats.kstest(draws.numpy(), stats.t(nu).cdf).pvalue > 1e-8
-    # the cut of U at eps/2 bounds every draw (common.sde.StudentT.sample's docstring)
-    f32 = lib.student_t((100_000,), nu, torch.Generator().manual_seed(5))
-    bound = math.sqrt(nu) * (2.0 / float(torch.finfo(torch.float32).eps)) ** (1.0 / nu)
-    assert float(f32.abs().max()) <= bound * 1.001
+        lib.sde_model(dsignsgd("majority"), lr=0.01, num_clients=4)
 
 
 # ---- the simulator against independent references -------------------------------------------
 
 def test_noiseless_dsgd_is_gradient_descent():
     """scale = 0: every path is x_k = (1 - eta h)^k x0, so f_k = 1/2 sum h x0^2 (1 - eta h)^2k."""
-    p = lib.simulate(lib.dsgd(), lr=0.1, num_clients=3, num_steps=20, num_paths=2,
+    p = lib.simulate(dsgd(), lr=0.1, num_clients=3, num_steps=20, num_paths=2,
                      scale=np.zeros(10), record_every=5)
     k = p.steps[:, None]
     exact = 0.5 * np.sum(lib.H * 4.0 * (1 - 0.1 * lib.H) ** (2 * k), axis=1)
-    np.testing.assert_allclose(p.losses, np.repeat(exact[:, None], 2, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(p.paths, np.repeat(exact[:, None], 2, axis=1), rtol=1e-5)
 
 
 def test_noiseless_dsignsgd_moves_by_lr_per_coordinate():
     """scale = 0 and x0 = 2: every agent's sign is +1, so x_k = 2 - k eta while positive."""
-    p = lib.simulate(lib.dsignsgd(), lr=0.1, num_clients=4, num_steps=10, num_paths=1,
+    p = lib.simulate(dsignsgd(), lr=0.1, num_clients=4, num_steps=10, num_paths=1,
                      scale=np.zeros(10), record_every=1)
     x = 2.0 - 0.1 * p.steps
-    np.testing.assert_allclose(p.losses[:, 0], 0.5 * lib.H.sum() * x**2, rtol=1e-5)
+    np.testing.assert_allclose(p.paths[:, 0], 0.5 * lib.H.sum() * x**2, rtol=1e-5)
 
 
 def test_dcsgd_level_equals_the_exact_discrete_recursion():
@@ -129,9 +118,9 @@ def test_dcsgd_level_equals_the_exact_discrete_recursion():
     independently of common.sde.closed_forms). Started at the minimiser, the window [500, 1500)
     is stationary to < 0.1 % (slowest rate 2 h eta = 0.01 per step)."""
     lr, n, omega = 0.01, 2, 4.0
-    p = lib.simulate(lib.dcsgd(Bernoulli(0.2)), lr=lr, num_clients=n, num_steps=1500,
+    p = lib.simulate(dcsgd(Bernoulli(0.2)), lr=lr, num_clients=n, num_steps=1500,
                      num_paths=128, x0=0.0, record_every=10, seed=6)
-    level, se = p.window(500)
+    level, se = window(p, 500)
     exact = float(np.sum(lr * (1 + omega) * lib.SIGMA**2
                          / (2 * n * (2 - lr * lib.H * (1 + omega / n)))))
     assert abs(level - exact) <= Z * se + 0.002 * exact
@@ -140,9 +129,9 @@ def test_dcsgd_level_equals_the_exact_discrete_recursion():
 def test_dsignsgd_level_within_its_closed_form():
     """The phase-3 linearisation eta sqrt(pi/2) tr(Sigma^1/2) / (4N) is within 10 % of
     DSignSGD (the notes' tolerance; the notes' pilot is within 2 %)."""
-    p = lib.simulate(lib.dsignsgd(), lr=0.01, num_clients=4, num_steps=1500, num_paths=128,
+    p = lib.simulate(dsignsgd(), lr=0.01, num_clients=4, num_steps=1500, num_paths=128,
                      x0=0.0, seed=7)
-    level, se = p.window(500)
+    level, se = window(p, 500)
     target = cf.signsgd_stationary_loss(0.01, lib.SIGMA, num_clients=4)
     assert abs(level - target) <= 0.10 * target + Z * se
 
@@ -151,51 +140,40 @@ def test_vote_rules_coincide_where_they_must():
     """N = 1: mean of signs = majority vote (same stream, same paths); without zero entries
     (Gaussian noise) the 1-bit vote equals the majority vote."""
     kw = {"lr": 0.01, "num_steps": 100, "num_paths": 8, "seed": 8}
-    base = lib.simulate(lib.dsignsgd("mean"), num_clients=1, **kw)
-    vote = lib.Method("DSignSGD", Sign(), lib.dsignsgd("majority").aggregate)
-    np.testing.assert_array_equal(base.losses, lib.simulate(vote, num_clients=1, **kw).losses)
-    maj = lib.simulate(lib.dsignsgd("majority"), num_clients=4, **kw)
-    bit = lib.Method("DSignSGD (majority vote)", Sign(), lib.dsignsgd("one_bit").aggregate)
-    np.testing.assert_array_equal(maj.losses, lib.simulate(bit, num_clients=4, **kw).losses)
+    base = lib.simulate(dsignsgd("mean"), num_clients=1, **kw)
+    vote = CompressedMethod("DSignSGD", Sign(), dsignsgd("majority").aggregate)
+    np.testing.assert_array_equal(base.paths, lib.simulate(vote, num_clients=1, **kw).paths)
+    maj = lib.simulate(dsignsgd("majority"), num_clients=4, **kw)
+    bit = CompressedMethod("DSignSGD (majority vote)", Sign(), dsignsgd("one_bit").aggregate)
+    np.testing.assert_array_equal(maj.paths, lib.simulate(bit, num_clients=4, **kw).paths)
 
 
 def test_simulator_validation():
     with pytest.raises(ValueError, match="batch size 1"):
-        lib.simulate(lib.dsgd(), lr=0.01, num_clients=1, num_steps=10, num_paths=2, nu=1.5,
+        lib.simulate(dsgd(), lr=0.01, num_clients=1, num_steps=10, num_paths=2, nu=1.5,
                      batch_size=2)
     with pytest.raises(ValueError, match="record_every"):
-        lib.simulate(lib.dsgd(), lr=0.01, num_clients=1, num_steps=10, num_paths=2,
+        lib.simulate(dsgd(), lr=0.01, num_clients=1, num_steps=10, num_paths=2,
                      record_every=3)
-
-
-def test_paths_window_and_tracking_error():
-    p = lib.Paths(np.array([0, 10, 20, 30]), np.array([[9.0, 9.0], [1.0, 3.0], [3.0, 5.0],
-                                                        [5.0, 7.0]]))
-    mean, se = p.window(10)
-    # per-path time averages 3 and 5: mean 4, standard error sqrt(2) / sqrt(2)
-    assert mean == pytest.approx(4.0) and se == pytest.approx(1.0)
-    assert lib.tracking_error(p, p) == 0.0
-    q = lib.Paths(p.steps, 1.1 * p.losses)
-    assert lib.tracking_error(p, q) == pytest.approx(0.1)
 
 
 # ---- closed forms and scaling rules -----------------------------------------------------------
 
 def test_predicted_levels():
     lr = 0.01
-    assert lib.predicted_level(lib.dsgd(), lr=lr, num_clients=1) == pytest.approx(
+    assert lib.predicted_level(dsgd(), lr=lr, num_clients=1) == pytest.approx(
         cf.sgd_stationary_loss(lr, lib.SIGMA**2))
-    four = lib.dcsgd(RandK(2))
+    four = dcsgd(RandK(2))
     assert lib.predicted_level(four, lr=lr, num_clients=4) == pytest.approx(
-        5 * lib.predicted_level(lib.dsgd(), lr=lr, num_clients=4))
+        5 * lib.predicted_level(dsgd(), lr=lr, num_clients=4))
     # the batch rule B -> (1 + omega) B gives DSGD's leading-order level exactly
     assert lib.predicted_level(four, lr=lr, num_clients=4, batch_size=5) == pytest.approx(
-        lib.predicted_level(lib.dsgd(), lr=lr, num_clients=4))
+        lib.predicted_level(dsgd(), lr=lr, num_clients=4))
     # the exact SDE value exceeds the leading order by the multiplicative term omega (grad f)^2
     assert (lib.predicted_level(four, lr=lr, num_clients=1, exact=True)
             > lib.predicted_level(four, lr=lr, num_clients=1))
     assert math.isinf(lib.predicted_level(four, lr=lr, num_clients=4, nu=1.5))
-    sign = lib.predicted_level(lib.dsignsgd(), lr=lr, num_clients=4, nu=1.5)
+    sign = lib.predicted_level(dsignsgd(), lr=lr, num_clients=4, nu=1.5)
     assert sign == pytest.approx(cf.signsgd_stationary_loss(lr, lib.SIGMA, nu=1.5, num_clients=4))
 
 
