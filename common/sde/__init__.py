@@ -9,7 +9,7 @@ docstring, and checked numerically against its optimizer and the closed forms in
 - :mod:`common.sde.noise`         Gaussian (given covariance) and Student-t gradient noise;
                                   closed-form E[sign(mu + Z)]; the injected-noise oracle
 - :mod:`common.sde.dp_noise`      per-example clipping plus the Gaussian mechanism
-- :mod:`common.sde.compressors`   unbiased compressors (Identity, Bernoulli, rand-k) with omega
+- :mod:`common.sde.compressors`   the JAX sampling of common.federated's compressors
 - :mod:`common.sde.objectives`    the diagonal quadratic; any JAX loss of a parameter vector
 - :mod:`common.sde.integrators`   Euler-Maruyama and stochastic Heun as tableaux; update orders
 - :mod:`common.sde.simulate`      many paths at once: jit, vmap over paths, scan over steps;
@@ -42,7 +42,7 @@ are JAX's default float32 unless the caller enables x64. Requires the ``sde`` ex
 
 from common.sde import closed_forms, scaling
 from common.sde.adamw import ADAMW_ORDER, AdamW, AdamWMalladiSDE, AdamWSDE
-from common.sde.compressors import Bernoulli, Identity, RandK
+from common.sde.compressors import JAX_SAMPLERS, compress
 from common.sde.distributed import DCSGD, DCSGDSDE, DSignSGD, DSignSGDSDE
 from common.sde.dp import DPSGDSDE, DPSignSGDSDE
 from common.sde.dp_noise import ClippedGaussianDP
@@ -79,8 +79,8 @@ from common.sde.simulate import (
 )
 
 __all__ = [
-    "closed_forms", "scaling", "ADAMW_ORDER", "AdamW", "AdamWMalladiSDE", "AdamWSDE", "Bernoulli",
-    "Identity", "RandK", "DCSGD", "DCSGDSDE", "DSignSGD", "DSignSGDSDE", "DPSGDSDE",
+    "closed_forms", "scaling", "ADAMW_ORDER", "AdamW", "AdamWMalladiSDE", "AdamWSDE",
+    "JAX_SAMPLERS", "compress", "DCSGD", "DCSGDSDE", "DSignSGD", "DSignSGDSDE", "DPSGDSDE",
     "DPSignSGDSDE", "ClippedGaussianDP", "EULER_MARUYAMA", "HEUN", "SDE", "TABLEAUX", "Scheme",
     "State", "Tableau", "integrate_step", "Gaussian", "StudentT", "injected_gradient",
     "sign_mean_gaussian", "sign_mean_student_t", "student_t_density_at_zero", "DiagQuadratic",

@@ -1,21 +1,27 @@
-r"""Unbiased compressors for DCSGD, in JAX: E C(x) = x, E||C(x) - x||^2 = omega ||x||^2.
+r"""The JAX form of the unbiased compressors, for the jitted simulators of :mod:`common.sde`.
 
-compressed-sde (Compagnoni, Islamov, Proske, Lucchi; arXiv 2502.17009) compares distributed SGD
-with unbiased compression (DCSGD) against distributed SignSGD. Its SDE needs only the compression
-covariance Cov(C(x) - x | x), whose diagonal is exactly omega x_j^2 for the compressors here:
+A compressor is defined once, in :mod:`common.federated.compressors` (torch): its parameters, its
+``omega`` (E C(x) = x, E||C(x) - x||^2 = omega ||x||^2) and its torch sampling, used to train
+networks. The SDE simulators take those same objects:
 
-- :class:`Identity`: C(x) = x, omega = 0;
-- :class:`Bernoulli` (p): C(x)_j = x_j b_j / p with b_j ~ Bernoulli(p) independent,
-  omega = 1/p - 1, Cov(C(x) - x) = omega diag(x^2) exactly;
-- :class:`RandK` (k): keep k coordinates drawn without replacement, scale by d/k,
-  omega = d/k - 1, Cov(C(x) - x) with diagonal omega x_j^2 and off-diagonal
-  -(d-k)/(k(d-1)) x_j x_l
+- **an SDE needs only omega.** :class:`~common.sde.distributed.DCSGDSDE` reads
+  ``compressor.omega(d)`` and nothing else, so any unbiased compressor (QSGD too) has an SDE;
+- **a discrete JAX optimizer needs a JAX sampling.** :class:`~common.sde.distributed.DCSGD`
+  compresses inside ``jit`` and ``vmap`` with :func:`compress`, which samples a compressor by the
+  rule registered for its class in :data:`JAX_SAMPLERS` (matched by class name, so this module
+  imports no torch):
 
-(compressed-sde notes, section 3 [derived]). Bernoulli sparsification is exactly diagonal and is the
-one to use for exact SDE checks (notes, pitfall 2); the SDE uses the diagonal for rand-k too.
-Fresh compressor randomness per agent per step. These are the JAX counterparts, for the jitted
-and vmapped simulator, of :mod:`common.federated.compressors` (torch, used to train networks):
-same definitions, same omega.
+  - ``Identity``: C(x) = x (omega 0); ``None`` means the same (no compression);
+  - ``Bernoulli(p)``: C(x)_j = x_j b_j / p, b_j ~ Bernoulli(p) independent, omega = 1/p - 1,
+    Cov(C(x) - x) = omega diag(x^2) exactly (the one to use for exact SDE checks, compressed-sde
+    notes, pitfall 2);
+  - ``RandK(k)``: keep k coordinates drawn without replacement, scale by d/k, omega = d/k - 1,
+    covariance diagonal omega x_j^2 and off-diagonal -(d-k)/(k(d-1)) x_j x_l (the SDE keeps the
+    diagonal).
+
+(compressed-sde: Compagnoni, Islamov, Proske, Lucchi, arXiv 2502.17009; notes, section 3
+[derived].) Fresh compressor randomness per agent per step. The compressors are frozen, hashable
+dataclasses: static fields of the simulated pytrees (changing one recompiles).
 """
 
 from __future__ import annotations
@@ -23,65 +29,53 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from common.sde._base import (
-    as_float,
-    check_int_at_least,
-    check_unit_interval,
-    pytree_dataclass,
-    static,
-)
-
-__all__ = ["Identity", "Bernoulli", "RandK"]
+__all__ = ["JAX_SAMPLERS", "compress", "compression_omega", "check_compressor"]
 
 
-@pytree_dataclass
-class Identity:
-    """No compression (omega = 0): DCSGD reduces to distributed SGD."""
+def _identity(compressor, key, x):
+    return x
 
-    def omega(self, dim: int):
-        return 0.0
 
-    def compress(self, key, x) -> jax.Array:
+def _bernoulli(compressor, key, x):
+    keep = jax.random.bernoulli(key, compressor.p, x.shape)
+    return jnp.where(keep, x / compressor.p, 0.0)
+
+
+def _rand_k(compressor, key, x):
+    d, k = x.shape[-1], compressor.k
+    if k > d:
+        raise ValueError(f"k={k}: must be <= the dimension d={d}")
+    # the k smallest of d iid uniforms index a uniformly random k-subset
+    u = jax.random.uniform(key, x.shape)
+    kth = jnp.sort(u, axis=-1)[..., k - 1: k]
+    return jnp.where(u <= kth, x * (d / k), 0.0)
+
+
+#: compressor class name (``common.federated.compressors``) -> JAX sampling ``(c, key, x) -> C(x)``
+JAX_SAMPLERS = {"Identity": _identity, "Bernoulli": _bernoulli, "RandK": _rand_k}
+
+
+def compress(compressor, key, x) -> jax.Array:
+    """``C(x)`` for one agent's vector ``x`` (d,), in JAX (``None``: no compression)."""
+    if compressor is None:
         return x
+    return JAX_SAMPLERS[type(compressor).__name__](compressor, key, x)
 
 
-@pytree_dataclass
-class Bernoulli:
-    """Keep each coordinate with probability ``p`` and rescale by 1/p (omega = 1/p - 1)."""
-
-    p: jax.Array
-
-    def __post_init__(self):
-        check_unit_interval("p", self.p, closed_left=False, closed_right=True)
-        as_float(self, "p", self.p)
-
-    def omega(self, dim: int):
-        return 1.0 / self.p - 1.0
-
-    def compress(self, key, x) -> jax.Array:
-        keep = jax.random.bernoulli(key, self.p, x.shape)
-        return jnp.where(keep, x / self.p, 0.0)
+def compression_omega(compressor, dim: int) -> float:
+    """The compressor's omega at dimension ``dim`` (0 without compression)."""
+    return 0.0 if compressor is None else compressor.omega(dim)
 
 
-@pytree_dataclass
-class RandK:
-    """Keep ``k`` coordinates drawn without replacement, scale by d/k (omega = d/k - 1)."""
-
-    k: int = static(1)
-
-    def __post_init__(self):
-        check_int_at_least("k", self.k, 1)
-
-    def omega(self, dim: int):
-        if self.k > dim:
-            raise ValueError(f"k={self.k}: must be <= the dimension d={dim}")
-        return dim / self.k - 1.0
-
-    def compress(self, key, x) -> jax.Array:
-        d = x.shape[-1]
-        if self.k > d:
-            raise ValueError(f"k={self.k}: must be <= the dimension d={d}")
-        # the k smallest of d iid uniforms index a uniformly random k-subset
-        u = jax.random.uniform(key, x.shape)
-        kth = jnp.sort(u, axis=-1)[..., self.k - 1: self.k]
-        return jnp.where(u <= kth, x * (d / self.k), 0.0)
+def check_compressor(compressor, dim: int, *, sampled: bool) -> None:
+    """An unbiased compressor with an omega at ``dim`` (its own checks name bad parameters);
+    with ``sampled``, one that has a JAX sampling in :data:`JAX_SAMPLERS`."""
+    if compressor is None:
+        return
+    if not getattr(compressor, "unbiased", False) or not hasattr(compressor, "omega"):
+        raise ValueError(f"compressor={compressor!r}: must be an unbiased compressor of "
+                         "common.federated.compressors (Identity, RandK, Bernoulli, QSGD)")
+    if sampled and type(compressor).__name__ not in JAX_SAMPLERS:
+        raise ValueError(f"compressor={compressor!r}: the discrete JAX optimizer samples only "
+                         f"{sorted(JAX_SAMPLERS)} (its SDE needs only omega)")
+    compressor.omega(dim)  # validates, e.g. k <= d

@@ -10,7 +10,9 @@ agent per step.
 .. math::  \text{DCSGD: } x_{k+1} = x_k - \frac{\eta}{N}\sum_i \mathcal C_i(g_i), \qquad
            \text{DSignSGD: } x_{k+1} = x_k - \frac{\eta}{N}\sum_i \mathrm{sign}(g_i),
 
-with an unbiased compressor C of variance omega (:mod:`common.sde.compressors`). DSignSGD averages
+with an unbiased compressor C of variance omega (a compressor of
+:mod:`common.federated.compressors`, sampled in JAX by :mod:`common.sde.compressors`; ``None`` is
+no compression). DSignSGD averages
 the signs at the server; whether the paper uses the mean or a majority vote is [unverified]
 (notes, pitfall 6).
 
@@ -38,7 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from common.sde._base import check_int_at_least, check_method, check_x0, pytree_dataclass, static
-from common.sde.compressors import Bernoulli, Identity, RandK
+from common.sde.compressors import check_compressor, compress, compression_omega
 from common.sde.integrators import SDE, Scheme, State
 from common.sde.noise import Gaussian, StudentT, finite_variance
 from common.sde.objectives import DiagQuadratic, Objective
@@ -51,9 +53,7 @@ def _check(obj, needs_compressor: bool) -> None:
     check_method(obj)
     check_int_at_least("num_clients", obj.num_clients, 1)
     if needs_compressor:
-        if not isinstance(obj.compressor, (Identity, Bernoulli, RandK)):
-            raise ValueError(f"compressor={obj.compressor!r}: must be Identity, Bernoulli or RandK")
-        obj.compressor.omega(obj.noise.dim)  # validates k <= d
+        check_compressor(obj.compressor, obj.noise.dim, sampled=not isinstance(obj, SDE))
 
 
 def _agent_gradients(obj, state, key):
@@ -68,7 +68,7 @@ class DCSGD:
     objective: DiagQuadratic | Objective
     noise: Gaussian | StudentT
     lr: jax.Array
-    compressor: Identity | Bernoulli | RandK = Identity()
+    compressor: object = static(None)
     num_clients: int = static(1)
 
     def __post_init__(self):
@@ -81,7 +81,7 @@ class DCSGD:
         k_noise, k_comp = jax.random.split(key)
         g = _agent_gradients(self, state, k_noise)
         keys = jax.random.split(k_comp, self.num_clients)
-        compressed = jax.vmap(self.compressor.compress)(keys, g)
+        compressed = jax.vmap(lambda k, x: compress(self.compressor, k, x))(keys, g)
         return State(state.x - self.lr * jnp.mean(compressed, axis=0))
 
 
@@ -92,7 +92,7 @@ class DCSGDSDE(SDE):
     objective: DiagQuadratic | Objective
     noise: Gaussian | StudentT
     lr: jax.Array
-    compressor: Identity | Bernoulli | RandK = Identity()
+    compressor: object = static(None)
     num_clients: int = static(1)
     scheme: Scheme = static(Scheme())
 
@@ -112,7 +112,7 @@ class DCSGDSDE(SDE):
     def diffusion(self, state: State, dw) -> dict:
         grad = self.objective.grad(state.x)
         var = self.noise.variance()
-        omega = self.compressor.omega(self.noise.dim)
+        omega = compression_omega(self.compressor, self.noise.dim)
         total = var + omega * (grad * grad + var)
         return {"x": -jnp.sqrt(self.lr / self.num_clients) * jnp.sqrt(total) * dw}
 

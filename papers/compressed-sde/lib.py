@@ -19,7 +19,7 @@ so the quadratic simulations here run the same objects that train the network of
 **Their SDEs** are :mod:`common.sde.distributed` (JAX): a compressor enters DCSGD's SDE only
 through its omega, as the covariance omega diag((grad f)^2 + diag Sigma) [derived in the notes;
 exact for Bernoulli, the diagonal of rand-k's]; :func:`sde_model` builds the SDE of a method from
-its compressor's ``omega``. The closed-form stationary losses on the quadratic are
+its own compressor, of which the SDE reads only ``omega``. The closed-form stationary losses on the quadratic are
 :mod:`common.sde.closed_forms` (:func:`predicted_level`) [derived: reconstructed by the notes,
 not read in the paper].
 
@@ -143,10 +143,10 @@ def sde_model(method: CompressedMethod, *, lr: float, num_clients: int, h=H, sca
               batch_size: int = 1, nu: float | None = None):
     """The SDE of ``method`` (:mod:`common.sde.distributed`), with the same noise model.
 
-    An unbiased compressor enters only through its omega: the DCSGD SDE is built with
-    ``common.sde.Bernoulli(1 / (1 + omega))``, whose compression covariance omega diag(x^2) is the
-    SDE's (exact for Bernoulli, the diagonal of rand-k's, an upper bound for QSGD whose omega is a
-    worst case). DSignSGD with the server mean of signs has the DSignSGD SDE; the majority vote
+    An unbiased compressor enters only through its omega: the DCSGD SDE is built from the
+    method's own compressor (:class:`common.sde.DCSGDSDE` reads ``compressor.omega(d)`` and
+    nothing else), with compression covariance omega diag(x^2) (exact for Bernoulli, the
+    diagonal of rand-k's, an upper bound for QSGD whose omega is a worst case). DSignSGD with the server mean of signs has the DSignSGD SDE; the majority vote
     has none in the notes (ValueError).
     """
     import jax.numpy as jnp
@@ -160,8 +160,7 @@ def sde_model(method: CompressedMethod, *, lr: float, num_clients: int, h=H, sca
             raise ValueError(f"{method.name}: only the server mean of signs has an SDE here "
                              "(the notes derive none for the majority vote)")
         return sde.DSignSGDSDE(objective, noise, lr, num_clients=num_clients)
-    omega = method.omega(objective.dim)
-    return sde.DCSGDSDE(objective, noise, lr, compressor=sde.Bernoulli(1.0 / (1.0 + omega)),
+    return sde.DCSGDSDE(objective, noise, lr, compressor=method.compressor,
                         num_clients=num_clients)
 
 

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common import sde
+from common.federated.compressors import QSGD, Identity, RandK, Sign
 
 D = 4
 F = sde.DiagQuadratic(jnp.linspace(0.5, 2.0, D))
@@ -130,7 +131,7 @@ def _limit_adamw():
 def _limit_dcsgd():
     """N = 1 and no compression: the DCSGD SDE is the SGD SDE, draw for draw."""
     g = _noise("additive")
-    _same_step(sde.DCSGDSDE(F, g, LR, compressor=sde.Identity(), num_clients=1),
+    _same_step(sde.DCSGDSDE(F, g, LR, compressor=Identity(), num_clients=1),
                sde.SGDSDE(F, g, LR))
 
 
@@ -195,8 +196,10 @@ def test_reduces_to_its_limit(name):
     (lambda: sde.DPSGDSDE(F, _noise("additive"), LR), "takes a ClippedGaussianDP"),
     (lambda: sde.SGDSDE(F, _noise("dp"), LR), "for ClippedGaussianDP use DPSGDSDE"),
     (lambda: sde.DiagQuadratic(jnp.array([1.0, 0.0])), "h=.*must be in"),
-    (lambda: sde.DCSGD(F, _noise("additive"), LR, compressor=sde.RandK(5)),
-     "k=5: must be <= the dimension d=4"),
+    (lambda: sde.DCSGD(F, _noise("additive"), LR, compressor=RandK(5)),
+     r"k=5: must be an integer in \[1, d=4\]"),
+    (lambda: sde.DCSGD(F, _noise("additive"), LR, compressor=QSGD(2)), "samples only"),
+    (lambda: sde.DCSGDSDE(F, _noise("additive"), LR, compressor=Sign()), "unbiased"),
     (lambda: sde.get("Lion"), "not registered"),
 ])
 def test_bad_parameters_are_named(make, match):

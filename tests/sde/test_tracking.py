@@ -43,6 +43,7 @@ import numpy as np
 import pytest
 
 from common import sde
+from common.federated.compressors import Bernoulli
 from common.sde import closed_forms as cf
 from tests.sde._stats import Z_BAND, assert_close_mc, assert_tracks, window
 
@@ -90,7 +91,7 @@ CASES = {
     "RMSpropW": (("RMSpropW",), _gauss, {}),
     "AdamW": (("AdamW", "AdamW (Malladi-style)"), _gauss, {"beta2": 0.99}),
     "DCSGD": (("DCSGD",), _gauss,
-              {"compressor": sde.Bernoulli(1 / (1 + OMEGA)), "num_clients": CLIENTS}),
+              {"compressor": Bernoulli(1 / (1 + OMEGA)), "num_clients": CLIENTS}),
     "DSignSGD": (("DSignSGD",), _gauss, {"num_clients": CLIENTS}),
     "DP-SGD": (("DP-SGD",), _dp, {}),
     "DP-SignSGD": (("DP-SignSGD",), _dp, {}),
