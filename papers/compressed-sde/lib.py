@@ -19,9 +19,9 @@ so the quadratic simulations here run the same objects that train the network of
 **Their SDEs** are :mod:`common.sde.distributed` (JAX): a compressor enters DCSGD's SDE only
 through its omega, as the covariance omega diag((grad f)^2 + diag Sigma) [derived in the notes;
 exact for Bernoulli, the diagonal of rand-k's]; :func:`sde_model` builds the SDE of a method from
-its own compressor, of which the SDE reads only ``omega``. The closed-form stationary losses on the quadratic are
-:mod:`common.sde.closed_forms` (:func:`predicted_level`) [derived: reconstructed by the notes,
-not read in the paper].
+its own compressor, of which the SDE reads only ``omega``. The closed-form stationary losses on
+the quadratic are :mod:`common.sde.closed_forms` (:func:`predicted_level`) [derived:
+reconstructed by the notes, not read in the paper].
 
 Three parts: (1) the quadratic experiments (notebooks 01 and 02): :func:`simulate` runs many
 independent paths of a method at once in torch, vectorised over paths and agents, and the
@@ -146,8 +146,9 @@ def sde_model(method: CompressedMethod, *, lr: float, num_clients: int, h=H, sca
     An unbiased compressor enters only through its omega: the DCSGD SDE is built from the
     method's own compressor (:class:`common.sde.DCSGDSDE` reads ``compressor.omega(d)`` and
     nothing else), with compression covariance omega diag(x^2) (exact for Bernoulli, the
-    diagonal of rand-k's, an upper bound for QSGD whose omega is a worst case). DSignSGD with the server mean of signs has the DSignSGD SDE; the majority vote
-    has none in the notes (ValueError).
+    diagonal of rand-k's, an upper bound for QSGD whose omega is a worst case). DSignSGD with the
+    server mean of signs has the DSignSGD SDE; the majority vote has none in the notes
+    (ValueError).
     """
     import jax.numpy as jnp
 
