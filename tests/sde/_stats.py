@@ -17,19 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.metrics import window
+
 #: half-width of every Monte Carlo band, in standard errors (module docstring)
 Z_BAND = 6.0
 #: KS tests reject below this p-value (module docstring)
 KS_ALPHA = 1e-8
-
-
-def window(traj, start: int, stop: int) -> tuple[float, float]:
-    """Mean over paths of each path's time average over records with start <= step < stop,
-    and its standard error (across independent paths)."""
-    steps = np.asarray(traj.steps)
-    sel = (steps >= start) & (steps < stop)
-    per_path = np.asarray(traj.paths, dtype=np.float64)[sel].mean(axis=0)
-    return float(per_path.mean()), float(per_path.std(ddof=1) / np.sqrt(per_path.size))
 
 
 def assert_close_mc(name: str, estimate: float, se: float, target: float, rel: float) -> None:
