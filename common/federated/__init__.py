@@ -41,6 +41,7 @@ from common.federated.compressors import (
     TopK,
     majority_vote,
     mean_of_signs,
+    omega_table,
     one_bit_majority_vote,
 )
 from common.federated.error_feedback import EF21State, ef21_init, ef21_step
@@ -60,8 +61,8 @@ from common.federated.training import StepRule, run_rounds, with_injected_noise
 __all__ = [
     "ClientData", "client_gradients", "client_gradients_loop", "flat_params", "set_flat_params",
     "unflatten", "COMPRESSORS", "QSGD", "Bernoulli", "Identity", "RandK", "Sign", "TopK",
-    "majority_vote", "mean_of_signs", "one_bit_majority_vote", "EF21State", "ef21_init",
-    "ef21_step", "SPLITS",
+    "majority_vote", "mean_of_signs", "one_bit_majority_vote", "omega_table", "EF21State",
+    "ef21_init", "ef21_step", "SPLITS",
     "dirichlet_split", "equalize", "half_iid_half_class", "iid_split", "sorted_split",
     "Byzantine", "FedState", "clip21_sgd2m_step", "clip_sgd_step", "fed_init", "safe_dshb_step",
     "FederatedClassification", "VOTES", "CompressedMethod", "compressed_step", "dcsgd", "dsgd",

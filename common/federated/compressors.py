@@ -23,6 +23,7 @@ Sign             sign(x), optionally scaled by ||x||_1 / d (biased)  n/a
 
 :func:`majority_vote` (signSGD with majority vote, Bernstein et al. 2018, arXiv 1802.04434) and
 :func:`mean_of_signs` aggregate sign messages. ``sign(0) = 0`` (torch's convention).
+:func:`omega_table` measures each compressor's omega and bias by Monte Carlo next to its formula.
 :func:`one_bit_majority_vote` is the same vote on the 1-bit wire format (each client sends
 ``ceil(d/32)`` int32 words; zero maps to -1 there), through :mod:`common.kernels` (Triton on CUDA).
 """
@@ -34,8 +35,10 @@ from dataclasses import dataclass
 
 import torch
 
+from common.experiment.seeding import derive_seed
+
 __all__ = ["Identity", "RandK", "Bernoulli", "QSGD", "TopK", "Sign", "majority_vote",
-           "mean_of_signs", "one_bit_majority_vote", "COMPRESSORS"]
+           "mean_of_signs", "one_bit_majority_vote", "COMPRESSORS", "omega_table"]
 
 
 def _rows(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -213,3 +216,23 @@ def one_bit_majority_vote(x: torch.Tensor) -> torch.Tensor:
 
 COMPRESSORS = {"identity": Identity, "rand_k": RandK, "bernoulli": Bernoulli, "qsgd": QSGD,
                "top_k": TopK, "sign": Sign}
+
+
+def omega_table(compressors, x: torch.Tensor, num_samples: int, seed: int = 0) -> list[dict]:
+    """For each compressor: its ``omega(d)`` and the Monte Carlo E||C(x) - x||^2 / ||x||^2 over
+    ``num_samples`` draws (with its standard error) and the largest |mean C(x)_j - x_j| in
+    standard errors (unbiasedness)."""
+    x = x.to(torch.float64)
+    d = x.numel()
+    rows = []
+    for comp in compressors:
+        gen = torch.Generator().manual_seed(derive_seed(seed, "omega", repr(comp)))
+        s = comp(x.expand(num_samples, d).clone(), generator=gen)
+        ratio = ((s - x) ** 2).sum(1) / (x**2).sum()
+        se = s.std(dim=0) / math.sqrt(num_samples)
+        z = ((s.mean(0) - x).abs() / se.clamp_min(1e-300)).max()
+        rows.append({"compressor": comp.label, "omega": float(comp.omega(d)),
+                     "measured": float(ratio.mean()),
+                     "measured_se": float(ratio.std() / math.sqrt(num_samples)),
+                     "bias_z": float(z)})
+    return rows

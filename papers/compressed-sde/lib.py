@@ -23,13 +23,13 @@ its own compressor, of which the SDE reads only ``omega``. The closed-form stati
 the quadratic are :mod:`common.sde.closed_forms` (:func:`predicted_level`) [derived:
 reconstructed by the notes, not read in the paper].
 
-Three parts: (1) the quadratic experiments (notebooks 01 and 02): :func:`simulate` runs many
+Two parts: (1) the quadratic experiments (notebooks 01 and 02): :func:`simulate` runs many
 independent paths of a method at once in torch, vectorised over paths and agents, and the
 notebooks' studies are :func:`level_grid`, :func:`sigma_sweep`, :func:`heavy_tails`,
 :func:`compressor_levels` and :func:`scaling_study` (their statistics:
-:mod:`common.metrics.trajectory`); (2) compressor statistics (:func:`omega_table`); (3) the MNIST
-network with injected noise (notebook 03): :class:`NetTrial` and :func:`train_network`, run
-through :func:`common.experiment.sweep`.
+:mod:`common.metrics.trajectory`; the compressors' measured omega is
+:func:`common.federated.omega_table`); (2) the MNIST network with injected noise (notebook 03):
+:class:`NetTrial` and :func:`train_network`, run through :func:`common.experiment.sweep`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from common.federated import (
 from common.metrics import Paths, relative_error, window
 
 __all__ = ["H", "SIGMA", "color", "simulate", "sde_model", "simulate_sdes", "predicted_level",
-           "omega_table", "QuadraticConfig", "ScalingConfig", "level_grid", "sigma_sweep",
+           "QuadraticConfig", "ScalingConfig", "level_grid", "sigma_sweep",
            "heavy_tails", "compressor_levels", "scaling_runs", "scaling_study", "NET_METHODS",
            "net_methods", "NetTrial", "mnist_agents", "train_network", "NetStudy",
            "net_tuning_grid", "net_evaluation_grid"]
@@ -199,31 +199,6 @@ def predicted_level(method: CompressedMethod, *, lr: float, num_clients: int, h=
     var = scale**2 * (nu / (nu - 2.0) if nu is not None else 1.0 / batch_size)
     return cf.dcsgd_stationary_loss(lr, var, omega=method.omega(len(scale)),
                                     num_clients=num_clients, h=np.asarray(h) if exact else None)
-
-
-# ---------------------------------------------------------------------------------------------
-# Part 2: compressor statistics
-# ---------------------------------------------------------------------------------------------
-
-
-def omega_table(compressors, x: torch.Tensor, num_samples: int, seed: int = 0) -> list[dict]:
-    """For each compressor: its ``omega(d)`` and the Monte Carlo E||C(x) - x||^2 / ||x||^2 over
-    ``num_samples`` draws (with its standard error) and the largest |mean C(x)_j - x_j| in
-    standard errors (unbiasedness)."""
-    x = x.to(torch.float64)
-    d = x.numel()
-    rows = []
-    for comp in compressors:
-        gen = torch.Generator().manual_seed(derive_seed(seed, "omega", repr(comp)))
-        s = comp(x.expand(num_samples, d).clone(), generator=gen)
-        ratio = ((s - x) ** 2).sum(1) / (x**2).sum()
-        se = s.std(dim=0) / math.sqrt(num_samples)
-        z = ((s.mean(0) - x).abs() / se.clamp_min(1e-300)).max()
-        rows.append({"compressor": comp.label, "omega": float(comp.omega(d)),
-                     "measured": float(ratio.mean()),
-                     "measured_se": float(ratio.std() / math.sqrt(num_samples)),
-                     "bias_z": float(z)})
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------

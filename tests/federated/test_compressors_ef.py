@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from functools import partial
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from common.federated import (
     ef21_step,
     majority_vote,
     mean_of_signs,
+    omega_table,
 )
 from common.privacy import clip_rows
 
@@ -114,3 +116,35 @@ def test_ef21_with_a_compressor_and_validation():
     torch.testing.assert_close(state.local, target)
     with pytest.raises(ValueError, match="target has shape"):
         ef21_step(state, target[:2], lambda u: u)
+
+
+# ---- omega_table: omega is what the SDE uses, so it must be the measured variance ----------
+# Monte Carlo bands of Z = 6 standard errors (a false alarm has probability ~2e-9 per check, as in
+# tests/sde/_stats.py)
+
+Z = 6.0
+X_OMEGA = torch.linspace(-2.0, 3.0, 10, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("comp", [RandK(1), RandK(2), RandK(5), Bernoulli(0.2), Bernoulli(0.5)],
+                         ids=repr)
+def test_omega_table_sparsifiers_variance_equals_omega(comp):
+    """rand-k and Bernoulli: E||C(x) - x||^2 = omega ||x||^2 exactly, and E C(x) = x."""
+    row = omega_table([comp], X_OMEGA, num_samples=40_000, seed=1)[0]
+    assert row["omega"] == pytest.approx(comp.omega(10))
+    assert abs(row["measured"] - row["omega"]) <= Z * row["measured_se"]
+    assert row["bias_z"] <= Z
+
+
+@pytest.mark.parametrize("s", [1, 2, 4])
+def test_qsgd_variance_is_bounded_by_omega(s):
+    """QSGD's omega = min(d/s^2, sqrt(d)/s) is a worst case: measured <= omega (up to MC error),
+    and its exact variance is sum_j (||x||/s)^2 p_j (1 - p_j), p_j = frac(s |x_j| / ||x||)."""
+    comp = QSGD(s)
+    row = omega_table([comp], X_OMEGA, num_samples=40_000, seed=2)[0]
+    assert row["measured"] <= row["omega"] + Z * row["measured_se"]
+    norm = float(X_OMEGA.norm())
+    frac = np.modf(s * np.abs(X_OMEGA.numpy()) / norm)[0]
+    exact = float(np.sum((norm / s) ** 2 * frac * (1 - frac))) / norm**2
+    assert abs(row["measured"] - exact) <= Z * row["measured_se"]
+    assert row["bias_z"] <= Z
