@@ -16,7 +16,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-__all__ = ["STYLE", "use_style", "subplots", "color", "savefig", "log_grid_ticks"]
+__all__ = ["STYLE", "use_style", "subplots", "color", "savefig", "log_grid_ticks", "mean_band",
+           "step_size_sweep", "batched_trajectories"]
 
 #: rcParams of the project's style: small, legible, colour-blind-safe, deterministic PNG bytes.
 STYLE = {
@@ -75,6 +76,9 @@ def color(method: str) -> str:
     return _PALETTE[zlib.crc32(method.encode()) % len(_PALETTE)]
 
 
+_color_of = color  # for functions whose ``color`` argument shadows :func:`color`
+
+
 def savefig(fig, where, name: str, *, pdf: bool = False) -> None:
     """Save ``fig`` as ``<folder>/figures/<name>.png`` (and ``.pdf``), atomically.
 
@@ -108,3 +112,61 @@ def log_grid_ticks(ax, values, axis: str = "x") -> None:
     labels = [f"$10^{{{int(round(np.log10(v)))}}}$" if np.isclose(np.log10(v), round(np.log10(v)))
               else f"{v:g}" for v in values]
     getattr(ax, f"set_{axis}ticklabels")(labels)
+
+
+def mean_band(ax, traj, x_scale: float, label: str, *, color=None, ls="-",
+              width: float = 2.0) -> None:
+    """The mean of a trajectory (``steps``, ``mean``, ``std`` over its ``paths``:
+    :class:`common.sde.Trajectory`) against ``steps * x_scale`` (SDE time t = k eta with
+    ``x_scale = lr``), with a band of +- ``width`` standard errors of the mean."""
+    import math
+
+    import numpy as np
+
+    t = np.asarray(traj.steps) * x_scale
+    m = np.asarray(traj.mean, float)
+    se = np.asarray(traj.std, float) / math.sqrt(np.asarray(traj.paths).shape[1])
+    c = color or _color_of(label)
+    ax.plot(t, m, ls, color=c, label=label, lw=1.3)
+    ax.fill_between(t, m - width * se, m + width * se, color=c, alpha=0.2, lw=0)
+
+
+def step_size_sweep(ax, grid, values: dict, *, ylabel: str, title: str, top=None) -> None:
+    """A final metric against the step size, one line per method (``values``: name -> values
+    over ``grid``), on log-log axes; diverged runs (inf or NaN) drawn as crosses at ``top``
+    (default ten times the largest finite value)."""
+    import numpy as np
+
+    finite = [v for vals in values.values() for v in np.ravel(vals) if np.isfinite(v)]
+    top = top if top is not None else (max(finite) * 10 if finite else 1.0)
+    for name, vals in values.items():
+        vals = np.asarray(vals, dtype=float)
+        ok = np.isfinite(vals)
+        ax.plot(np.asarray(grid)[ok], vals[ok], "o-", color=color(name), label=name, ms=3)
+        if (~ok).any():
+            ax.plot(np.asarray(grid)[~ok], np.full((~ok).sum(), top), "x", color=color(name),
+                    ms=6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step-size hyperparameter (c or lr)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+
+
+def batched_trajectories(ax, result, *, title: str) -> None:
+    """The loss along iterations of every step size of a batched sweep
+    (:class:`common.optim.batched.BatchedSweep`: ``steps``, ``record_at``, ``trajectory``)."""
+    import numpy as np
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    for j, step in enumerate(result.steps):
+        traj = result.trajectory[:, j]
+        ok = np.isfinite(traj)
+        ax.plot(result.record_at[ok] + 1, traj[ok], color=cmap(j / max(1, len(result.steps) - 1)),
+                label=f"{step:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_title(title)

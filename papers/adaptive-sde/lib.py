@@ -29,11 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import erf
 
-from common import plotting, sde
+from common import sde
 from common.experiment import Config, ConfigError, derive_seed, param
 
 __all__ = ["QuadraticConfig", "AdamWConfig", "NetworkConfig", "NETWORKS", "linspace",
-           "signgd_ode_loss", "phase3_ou_loss", "mean_field_phases", "shade_phases", "plot_band",
+           "signgd_ode_loss", "phase3_ou_loss", "mean_field_phases", "shade_phases",
            "scaling_variants", "FlatNet", "network_problem", "NETWORK_PROCESSES",
            "network_processes"]
 
@@ -272,16 +272,6 @@ def shade_phases(ax, phases: np.ndarray, lr: float) -> None:
         if on.any():
             ax.fill_between(t, 0, 1, where=on, transform=ax.get_xaxis_transform(), color=color,
                             alpha=0.25, lw=0, label=label)
-
-
-def plot_band(ax, traj, lr: float, label: str, *, color=None, ls="-") -> None:
-    """Mean loss against SDE time t = k eta, with a band of +- 2 standard errors of the mean."""
-    t = np.asarray(traj.steps) * lr
-    m = np.asarray(traj.mean, float)
-    se = np.asarray(traj.std, float) / math.sqrt(np.asarray(traj.paths).shape[1])
-    color = color or plotting.color(label)
-    ax.plot(t, m, ls, color=color, label=label, lw=1.3)
-    ax.fill_between(t, m - 2 * se, m + 2 * se, color=color, alpha=0.2, lw=0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common import plotting
 from common.data import load_diabetes_standardized, shifted_wishart_quadratic
 from common.experiment import (
     DEVICE_CHOICES,
@@ -39,7 +38,7 @@ from common.optim.training import train_classifier
 
 __all__ = ["ToyConfig", "rosenbrock_experiment",
            "quartic_experiment", "regression_experiment", "quadratic_experiment",
-           "plot_sweep", "plot_trajectories", "MLPConfig", "MLPRun", "mnist_data",
+           "MLPConfig", "MLPRun", "mnist_data",
            "train_mlp", "mlp_sweep", "LMConfig", "LMRun",
            "shakespeare_data", "train_char_lm", "lm_sweep"]
 
@@ -142,42 +141,6 @@ def quadratic_experiment(cfg: ToyConfig) -> dict[float, dict[str, float]]:
                                   step_schedule=sched).final_loss[0]) / f0
             for name, (c, sched) in schedules.items()}
     return out
-
-
-def plot_sweep(ax, grid, values: dict, *, ylabel: str, title: str, top=None) -> None:
-    """Final metric vs step size per method; diverged runs (inf) drawn as crosses at the top."""
-    finite = [v for vals in values.values() for v in np.ravel(vals) if np.isfinite(v)]
-    top = top if top is not None else (max(finite) * 10 if finite else 1.0)
-    for name, vals in values.items():
-        vals = np.asarray(vals, dtype=float)
-        ok = np.isfinite(vals)
-        ax.plot(np.asarray(grid)[ok], vals[ok], "o-", color=plotting.color(name), label=name,
-                ms=3)
-        if (~ok).any():
-            ax.plot(np.asarray(grid)[~ok], np.full((~ok).sum(), top), "x",
-                    color=plotting.color(name), ms=6)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step-size hyperparameter (c or lr)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-
-
-def plot_trajectories(ax, result: BatchedSweep, *, title: str) -> None:
-    """Loss along iterations for each step size of one method."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["viridis"]
-    for j, step in enumerate(result.steps):
-        traj = result.trajectory[:, j]
-        ok = np.isfinite(traj)
-        ax.plot(result.record_at[ok] + 1, traj[ok], color=cmap(j / max(1, len(result.steps) - 1)),
-                label=f"{step:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
 
 
 # ---------------------------------------------------------------------------------------------
