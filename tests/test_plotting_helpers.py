@@ -6,10 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from common import plotting  # noqa: E402
-from common.metrics import Paths  # noqa: E402
+from common import plotting
+from common.metrics import Paths
 
 
 class _Traj:

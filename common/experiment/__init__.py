@@ -4,6 +4,7 @@ A notebook's run (its paper, results folder and claims) is repository tooling an
 :mod:`common.project.run`; nothing here knows the ``papers/`` or ``results/`` layout.
 """
 
+from common.experiment.checks import require_at_most, require_multiples, require_range
 from common.experiment.config import Config, ConfigError, param
 from common.experiment.device import DEVICE_CHOICES, resolve_device
 from common.experiment.executors import (
@@ -48,4 +49,5 @@ __all__ = [
     "to_jsonable", "sweep", "SweepResult", "SweepError", "run_key", "code_version",
     "EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SlurmExecutor",
     "SubmititExecutor", "best_by", "best_configs", "runs_frame", "derive", "geometric_grid",
+    "require_at_most", "require_multiples", "require_range",
 ]

@@ -30,31 +30,20 @@ import numpy as np
 from scipy.special import erf
 
 from common import sde
-from common.experiment import Config, ConfigError, derive_seed, param
+from common.experiment import (
+    Config,
+    ConfigError,
+    derive_seed,
+    param,
+    require_at_most,
+    require_multiples,
+    require_range,
+)
 
 __all__ = ["QuadraticConfig", "AdamWConfig", "NetworkConfig", "NETWORKS", "linspace",
            "signgd_ode_loss", "phase3_ou_loss", "mean_field_phases", "shade_phases",
            "scaling_variants", "FlatNet", "network_problem", "NETWORK_PROCESSES",
            "network_processes"]
-
-
-def _range2(name, value):
-    if len(value) != 2 or not value[0] <= value[1]:
-        raise ConfigError(f"{name}={value}: must be two numbers (low, high) with low <= high "
-                          f"(notebook parameter `{name}`)")
-
-
-def _divides(record_every, **steps):
-    for name, k in steps.items():
-        if k % record_every:
-            raise ConfigError(f"{name}={k}: must be a multiple of record_every={record_every} "
-                              f"(notebook parameter `{name}`)")
-
-
-def _window_fits(name, value, steps_name, steps):
-    if value > steps:
-        raise ConfigError(f"{name}={value}: must be at most {steps_name}={steps} "
-                          f"(notebook parameter `{name}`)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,13 +79,13 @@ class QuadraticConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        _range2("h_range", self.h_range)
-        _range2("sigma_range", self.sigma_range)
-        _divides(self.record_every, num_steps=self.num_steps, phase_steps=self.phase_steps,
-                 t_steps=self.t_steps, stationary_window=self.stationary_window,
-                 t_window=self.t_window)
-        _window_fits("stationary_window", self.stationary_window, "num_steps", self.num_steps)
-        _window_fits("t_window", self.t_window, "t_steps", self.t_steps)
+        require_range("h_range", self.h_range)
+        require_range("sigma_range", self.sigma_range)
+        require_multiples("record_every", self.record_every, num_steps=self.num_steps,
+                          phase_steps=self.phase_steps, t_steps=self.t_steps,
+                          stationary_window=self.stationary_window, t_window=self.t_window)
+        require_at_most("stationary_window", self.stationary_window, "num_steps", self.num_steps)
+        require_at_most("t_window", self.t_window, "t_steps", self.t_steps)
         if not {1.0, 1.5} <= set(self.nus):
             raise ConfigError(f"nus={self.nus}: must include 1 and 1.5, the notes' heavy-tail "
                               "checks (notebook parameter `nus`)")
@@ -150,11 +139,12 @@ class AdamWConfig(Config):
     def __post_init__(self):
         super().__post_init__()
         for name in ("h_range", "track_sigma_range", "stat_sigma_range", "scale_sigma_range"):
-            _range2(name, getattr(self, name))
-        _divides(self.record_every, track_steps=self.track_steps, stat_steps=self.stat_steps,
-                 stat_window=self.stat_window, transient_steps=self.transient_steps)
-        _window_fits("transient_steps", self.transient_steps, "track_steps", self.track_steps)
-        _window_fits("stat_window", self.stat_window, "stat_steps", self.stat_steps)
+            require_range(name, getattr(self, name))
+        require_multiples("record_every", self.record_every, track_steps=self.track_steps,
+                          stat_steps=self.stat_steps, stat_window=self.stat_window,
+                          transient_steps=self.transient_steps)
+        require_at_most("transient_steps", self.transient_steps, "track_steps", self.track_steps)
+        require_at_most("stat_window", self.stat_window, "stat_steps", self.stat_steps)
         small = self.scale_steps / self.kappa
         if not small.is_integer() or int(small) % self.record_every \
                 or self.scale_steps % self.record_every:
@@ -196,7 +186,7 @@ class NetworkConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        _divides(self.record_every, num_steps=self.num_steps)
+        require_multiples("record_every", self.record_every, num_steps=self.num_steps)
         if not self.nets:
             raise ConfigError("nets: name at least one network (notebook parameter `nets`)")
         if "cnn" in self.nets and len(self.channels) != 2:

@@ -41,7 +41,14 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, ConfigError, derive, derive_seed, param
+from common.experiment import (
+    Config,
+    ConfigError,
+    derive,
+    derive_seed,
+    param,
+    require_multiples,
+)
 from common.federated import (
     NOISES,
     QSGD,
@@ -206,12 +213,6 @@ def predicted_level(method: CompressedMethod, *, lr: float, num_clients: int, h=
 # ---------------------------------------------------------------------------------------------
 
 
-def _must_divide(record_every: int, num_steps: int) -> None:
-    if num_steps % record_every:
-        raise ConfigError(f"record_every = {record_every} must divide num_steps = {num_steps} "
-                          "(notebook parameters `record_every`, `num_steps`)")
-
-
 @dataclass(frozen=True)
 class QuadraticConfig(Config):
     """Settings of ``01_dcsgd_vs_dsignsgd_quadratic`` (defaults: cpu scale, the notes' B-01)."""
@@ -231,7 +232,7 @@ class QuadraticConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        _must_divide(self.record_every, self.num_steps)
+        require_multiples("record_every", self.record_every, num_steps=self.num_steps)
         if not self.stationary_from < self.num_steps:
             raise ConfigError(f"stationary_from = {self.stationary_from} must be < num_steps = "
                               f"{self.num_steps} (notebook parameter `stationary_from`)")
@@ -261,7 +262,7 @@ class ScalingConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        _must_divide(self.record_every, self.num_steps)
+        require_multiples("record_every", self.record_every, num_steps=self.num_steps)
         if not self.stationary_time < self.num_steps * self.lr:
             raise ConfigError(f"stationary_time = {self.stationary_time} must be below the SDE "
                               f"horizon num_steps * lr = {self.num_steps * self.lr:g} (notebook "

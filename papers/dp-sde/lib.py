@@ -41,7 +41,15 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, ConfigError, derive, derive_seed, geometric_grid, param
+from common.experiment import (
+    Config,
+    ConfigError,
+    derive,
+    derive_seed,
+    geometric_grid,
+    param,
+    require_multiples,
+)
 from common.experiment.device import DEVICE_CHOICES, resolve_device
 from common.metrics import half_life, stationary_level
 from common.optim import OPTIMIZERS, apply_updates
@@ -105,13 +113,10 @@ class QuadraticStudy(Config):
         super().__post_init__()
         if not self.h_min < self.h_max:
             raise ConfigError(f"h_min={self.h_min} must be < h_max={self.h_max}")
-        for name, steps, rec in (("sgd", self.steps_sgd, self.record_sgd),
-                                 ("sign", self.steps_sign, self.record_sign)):
-            if steps % rec:
-                raise ConfigError(f"record_{name}={rec} must divide steps_{name}={steps}")
-        if self.tracking_steps % self.tracking_checkpoints:
-            raise ConfigError(f"tracking_checkpoints={self.tracking_checkpoints} must divide "
-                              f"tracking_steps={self.tracking_steps}")
+        require_multiples("record_sgd", self.record_sgd, steps_sgd=self.steps_sgd)
+        require_multiples("record_sign", self.record_sign, steps_sign=self.steps_sign)
+        require_multiples("tracking_checkpoints", self.tracking_checkpoints,
+                          tracking_steps=self.tracking_steps)
         if len(self.sigma_dps) < 2 or len(self.phase1_clips) != 2:
             raise ConfigError("sigma_dps needs >= 2 values and phase1_clips exactly 2")
 
