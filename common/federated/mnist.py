@@ -71,8 +71,10 @@ def mnist_federated(num_clients: int, *, split: str | Callable = "iid", pool: in
         if split not in _SPLITS:
             raise ValueError(f"split={split!r}: allowed values are {sorted(_SPLITS)} or a "
                              "function split(labels, num_clients)")
-        rule = _SPLITS[split]
-        split_fn = lambda labels, n: rule(labels, n, seed if split_seed is None else split_seed)  # noqa: E731
+        rule, rule_seed = _SPLITS[split], seed if split_seed is None else split_seed
+
+        def split_fn(labels, n):
+            return rule(labels, n, rule_seed)
     else:
         split_fn = split
     images, labels = load_mnist("train")
