@@ -44,8 +44,6 @@ METRICS = {
     "loglog_slope": loglog_slope,
     "crossing": crossing,
     "best_lr": best_lr,
-    "worst_task_accuracy": worst_task_accuracy,
-    "average_accuracy": average_accuracy,
     "delta_m_percent": delta_m_percent,
 }
 
