@@ -51,24 +51,10 @@ def repo_config() -> dict[str, str]:
 
 
 def bootstrap_source() -> str:
-    """The Colab bootstrap cell, built from ``[tool.repro]`` (the one place with the URL)."""
-    cfg = repo_config()
-    name = cfg["repository"].rstrip("/").rsplit("/", 1)[-1]
-    return f'''# Colab bootstrap, identical in every notebook (`make sync`); a no-op outside Colab.
-import os
-import subprocess
-import sys
+    """The Colab bootstrap cell, built from ``[tool.repro]`` (see :mod:`common.project.colab`)."""
+    from common.project.colab import bootstrap_source as _source
 
-if "google.colab" in sys.modules and not os.path.isdir("/content/{name}"):
-    _repo, _ref = "{cfg["repository"]}", "{cfg["ref"]}"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", _ref, _repo,
-                    "/content/{name}"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c",
-                    "/content/{name}/constraints.txt", "-e", "/content/{name}"], check=True)
-    sys.path.insert(0, "/content/{name}")
-    if "numpy" in sys.modules:  # a replaced numpy needs a fresh process: restart once, rerun all
-        print("Installed the repository at", _ref, "- the runtime restarts; run all cells again.")
-        os.kill(os.getpid(), 9)'''
+    return _source(repo_config())
 
 
 def parse_parameters(source: str, where: str = "parameters cell") -> dict[str, ParamSpec]:
