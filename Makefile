@@ -20,14 +20,15 @@ SCALE ?= cpu
 NOTEBOOK ?=
 EXECUTOR ?=
 EXECUTORS := debug local slurm
-export PAPER SCALE NOTEBOOK EXECUTOR
+VERSION ?=
+export PAPER SCALE NOTEBOOK EXECUTOR VERSION
 
 # pytest options shared by the notebook checks
 NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile
 BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --builder html -W -n --keep-going
 
-.PHONY: help venv reproduce notebooks sync test lint unit nbval book bench clean distclean
+.PHONY: help venv reproduce notebooks sync release test lint unit nbval book bench clean distclean
 
 help:
 	@echo "lucchi-repro. Targets:"
@@ -50,6 +51,7 @@ help:
 	@echo "  make lint          ruff over the code and the notebooks"
 	@echo "  make notebooks PAPER=<slug>  re-execute a paper's notebooks in place (commit them)"
 	@echo "  make sync          regenerate bootstrap cells, the book's TOC and the tables"
+	@echo "  make release VERSION=x.y.z  pin the Colab ref to v<x.y.z>, re-sync, commit, tag"
 	@echo "  make clean         remove results/, the book build and caches (distclean: + .venv)"
 	@echo "Papers: $(SLUGS)"
 
@@ -88,6 +90,14 @@ notebooks: $(STAMP)
 
 sync: $(STAMP)
 	$(PY) -m common.project.sync
+
+# VERSION's format (MAJOR.MINOR.PATCH) is checked by common.project.release (exit 2)
+ifneq ($(filter release,$(MAKECMDGOALS)),)
+$(if $(filter 1,$(words $(VERSION))),,$(error VERSION is required, one word, e.g. make release VERSION=0.2.0))
+endif
+
+release: $(STAMP)
+	$(PY) -m common.project.release
 
 test: lint unit nbval book
 	@echo "make test: all stages passed"
