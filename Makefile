@@ -28,7 +28,7 @@ NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile
 BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --builder html -W -n --keep-going
 
-.PHONY: help venv reproduce notebooks sync release test lint unit nbval book bench clean distclean
+.PHONY: help venv reproduce notebooks sync release test lint unit nbval book mathjax bench clean distclean
 
 help:
 	@echo "lucchi-repro. Targets:"
@@ -111,7 +111,14 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	@t0=$$SECONDS; $(PY) -m pytest $(NBVAL_OPTS) papers && echo "[time] nbval: $$((SECONDS - t0)) s"
 
-book: $(STAMP)
+# The pinned MathJax (npm package, checksummed) the book's pages load instead of a CDN.
+MATHJAX := book/_static/mathjax/.integrity
+$(MATHJAX): common/project/mathjax.py | $(STAMP)
+	$(PY) -m common.project.mathjax
+
+mathjax: $(MATHJAX)
+
+book: $(STAMP) $(MATHJAX)
 	@t0=$$SECONDS; rm -rf book/_build && $(VENV)/bin/jupyter-book build . $(BOOK_OPTS) \
 		&& $(PY) -m common.project.book_check book/_build/html \
 		&& echo "[time] book: $$((SECONDS - t0)) s"
@@ -124,4 +131,4 @@ clean:
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info book/_static/mathjax

@@ -83,7 +83,7 @@ def savefig(fig, where, name: str, *, pdf: bool = False) -> None:
 
     Args:
         fig: a matplotlib figure.
-        where: a :class:`common.experiment.Run` (its results folder) or a folder path.
+        where: a :class:`common.project.run.Run` (its results folder) or a folder path.
         name: file stem, e.g. ``"rosenbrock"``.
         pdf: also write a PDF (vector) copy.
     """

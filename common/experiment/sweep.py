@@ -646,8 +646,8 @@ def sweep(fn: Callable[[Config], Any], configs: Iterable[Config], *,
         ``result.raise_for_failures()`` where a missing run must stop the caller.
 
     Raises:
-        TypeError / ValueError: for a bad ``fn``, ``configs``, ``executor`` or ``version``, before
-            anything runs.
+        ValueError: for a bad ``fn``, ``configs``, ``executor`` or ``version`` (``TypeError``
+            for one of the wrong type), before anything runs.
         KeyboardInterrupt: on Ctrl-C, after the runs in progress are abandoned (see the module
             docstring); the stored runs stay.
     """

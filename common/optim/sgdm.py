@@ -42,6 +42,7 @@ class SGDMState(NamedTuple):
 
 
 def sgdm_init(params) -> SGDMState:
+    """Initial state: zero momentum buffers, step 0."""
     return SGDMState(tuple(torch.zeros_like(p) for p in as_tuple(params)), 0)
 
 

@@ -58,6 +58,7 @@ def _parse(path: Path) -> _Links:
 
 
 def check_book(html_dir: str | Path) -> list[str]:
+    """Every problem of the built book in ``html_dir`` (an empty list when there is none)."""
     html_dir = Path(html_dir)
     problems = []
     if not (html_dir / "index.html").is_file():

@@ -161,6 +161,7 @@ def _top_level_modules(dist: importlib.metadata.Distribution) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Install the checkout for this Colab runtime; exit status 0, 1 or :data:`RESTART_EXIT`."""
     parser = argparse.ArgumentParser(description="Colab installer (run by the bootstrap cell)")
     parser.add_argument("--root", default=str(Path(__file__).resolve().parents[2]),
                         help="the checkout to install (default: the one holding this file)")

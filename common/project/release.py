@@ -129,6 +129,7 @@ def release(version: str, root: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``make release``: exit status 0, or 2 when a precondition does not hold."""
     import os
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
