@@ -46,7 +46,8 @@ help:
 	@echo "                     carries the runner's status N. For N as the exit status itself, run"
 	@echo "                     .venv/bin/python -m common.project.reproduce --paper <slug> [--scale ...]"
 	@echo "  make test          lint + unit tests + nbval over every notebook + offline book build"
-	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W)"
+	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W) and"
+	@echo "                     open every page in headless Chromium (open book/_build/html/index.html)"
 	@echo "  make bench         performance ratios (benchmarks/README.md)"
 	@echo "  make lint          ruff over the code and the notebooks"
 	@echo "  make notebooks PAPER=<slug>  re-execute a paper's notebooks in place (commit them)"
@@ -118,9 +119,14 @@ $(MATHJAX): common/project/mathjax.py | $(STAMP)
 
 mathjax: $(MATHJAX)
 
+# The build (offline, warnings are errors), its static check, then every page in headless
+# Chromium with the network off (skipped with the reason where there is no Chromium, except in CI:
+# REPRO_REQUIRE_BROWSER=1); screenshots of a chapter and a notebook page go to book/_build/.
 book: $(STAMP) $(MATHJAX)
 	@t0=$$SECONDS; rm -rf book/_build && $(VENV)/bin/jupyter-book build . $(BOOK_OPTS) \
 		&& $(PY) -m common.project.book_check book/_build/html \
+		&& $(PY) -m common.project.browser_check book/_build/html \
+			--screenshots book/_build/screenshots \
 		&& echo "[time] book: $$((SECONDS - t0)) s"
 
 bench: $(STAMP)

@@ -89,7 +89,8 @@ class Chromium:
                 f"--user-data-dir={self._profile}",
                 f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"]
         self.proc = subprocess.Popen(
-            ["/bin/bash", "-c", f'exec "$@" 3<&{hi_r} 4>&{hi_w} {hi_r}<&- {hi_w}>&-', "bash", *args],
+            ["/bin/bash", "-c", f'exec "$@" 3<&{hi_r} 4>&{hi_w} {hi_r}<&- {hi_w}>&-', "bash",
+             *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(hi_r, hi_w))
         os.close(hi_r)
@@ -219,7 +220,8 @@ _PROBE = r"""
   const claims = [...document.querySelectorAll('table.claims')].map(t => ({
     rows: t.querySelectorAll('tbody > tr').length,
     ids: [...t.querySelectorAll('tbody > tr summary strong')].map(s => s.textContent.trim()),
-    oneLine: [...t.querySelectorAll('tbody > tr')].every(r => r.getBoundingClientRect().height < 60),
+    oneLine: [...t.querySelectorAll('tbody > tr')].every(
+        r => r.getBoundingClientRect().height < 60),
   }));
   return {
     title: document.title,
