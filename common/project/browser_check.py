@@ -61,7 +61,7 @@ def find_chromium() -> str | None:
     env = os.environ.get("REPRO_CHROMIUM")
     if env:
         return env if Path(env).is_file() else None
-    for name in ("chromium", "chromium-browser", "google-chrome"):
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)
         if path:
             return path

@@ -3,13 +3,12 @@
     python -m common.project.mathjax            # make mathjax (run by make book)
 
 The official ``mathjax`` package of the npm registry, version :data:`VERSION`, is fetched with
-npm's own client (``npm pack``), its tarball is checked against :data:`INTEGRITY` (the registry's
-SHA-512 ``dist.integrity``), and the browser build (``es5/``: the combined TeX + MathML + CHTML
-entry point and the components it loads on demand: fonts, TeX extensions, menu, accessibility)
-is unpacked into ``book/_static/mathjax/`` (git-ignored). Sphinx copies ``book/_static`` into the
-built HTML and ``mathjax_path`` (``book/_config.yml``) points there, so no page loads anything
-from a CDN. Offline, or without npm, put the tarball where ``REPRO_MATHJAX_TARBALL`` says (it is
-checked the same way).
+npm's own client (:mod:`common.project.npm`), its tarball is checked against :data:`INTEGRITY`
+(the registry's SHA-512 ``dist.integrity``), and the browser build (``es5/``: the combined TeX +
+MathML + CHTML entry point and the components it loads on demand: fonts, TeX extensions, menu,
+accessibility) is unpacked into ``book/_static/mathjax/`` (git-ignored). Sphinx copies
+``book/_static`` into the built HTML and ``mathjax_path`` (``book/_config.yml``) points there, so
+no page loads anything from a CDN.
 
 The book extension (:mod:`common.project.bookext`) refuses to build when the unpacked copy is
 missing or was unpacked from another tarball.
@@ -17,18 +16,11 @@ missing or was unpacked from another tarball.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
-import os
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 from common import paths
+from common.project import npm
 
 __all__ = ["VERSION", "INTEGRITY", "ENTRY", "target_dir", "installed_problem", "ensure", "main"]
 
@@ -40,7 +32,6 @@ INTEGRITY = ("sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/F
 ENTRY = "mathjax/tex-mml-chtml.js"
 #: What of ``package/es5/`` the book needs: the entry point and the components it loads lazily.
 _KEEP = ("tex-mml-chtml.js", "a11y/", "adaptors/", "input/", "output/", "sre/", "ui/")
-_STAMP = ".integrity"
 
 
 def target_dir(root: Path | None = None) -> Path:
@@ -48,68 +39,21 @@ def target_dir(root: Path | None = None) -> Path:
     return Path(root or paths.repo_root()) / "book" / "_static" / "mathjax"
 
 
-def _integrity(data: bytes) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-
-
 def installed_problem(root: Path | None = None) -> str | None:
     """Why the unpacked MathJax cannot be used, or None when it is the pinned one."""
     target = target_dir(root)
-    stamp = target / _STAMP
-    if not (target / "tex-mml-chtml.js").is_file() or not stamp.is_file():
+    if not (target / "tex-mml-chtml.js").is_file():
         return f"MathJax {VERSION} is not unpacked in {target}: run `make mathjax`"
-    if stamp.read_text().strip() != INTEGRITY:
+    if not npm.installed(target, INTEGRITY):
         return (f"{target} was unpacked from another MathJax tarball than the pinned {VERSION}: "
                 "run `make mathjax`")
     return None
 
 
-def _fetch(tmp: Path) -> Path:
-    local = os.environ.get("REPRO_MATHJAX_TARBALL")
-    if local:
-        return Path(local)
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError(
-            f"npm is not installed, so MathJax {VERSION} cannot be fetched. Install Node.js's npm "
-            f"(Debian: apt-get install npm), or get the tarball `npm pack mathjax@{VERSION}` "
-            "elsewhere and set REPRO_MATHJAX_TARBALL to its path")
-    proc = subprocess.run([npm, "pack", f"mathjax@{VERSION}", "--pack-destination", str(tmp)],
-                          capture_output=True, text=True, cwd=tmp)
-    if proc.returncode != 0:
-        raise RuntimeError(f"npm pack mathjax@{VERSION} failed:\n{proc.stderr.strip()}")
-    return tmp / f"mathjax-{VERSION}.tgz"
-
-
 def ensure(root: Path | None = None) -> Path:
     """Unpack the pinned MathJax into ``book/_static/mathjax`` unless it is there already."""
-    target = target_dir(root)
-    if installed_problem(root) is None:
-        return target
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        tarball = _fetch(tmp)
-        data = tarball.read_bytes()
-        got = _integrity(data)
-        if got != INTEGRITY:
-            raise RuntimeError(f"{tarball}: checksum {got} is not the pinned MathJax {VERSION} "
-                               f"({INTEGRITY}); refusing to use it")
-        staging = target.with_name(f".mathjax-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = []
-            for m in tar.getmembers():
-                rel = m.name.removeprefix("package/es5/")
-                if m.name.startswith("package/es5/") and (m.isfile() or m.isdir()) \
-                        and any(rel == k or rel.startswith(k) for k in _KEEP):
-                    m.name = rel
-                    members.append(m)
-            tar.extractall(staging, members=members, filter="data")
-        (staging / _STAMP).write_text(INTEGRITY + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    return target
+    return npm.fetch("mathjax", VERSION, INTEGRITY, target_dir(root), subdir="es5",
+                     keep=lambda rel: any(rel == k or rel.startswith(k) for k in _KEEP))
 
 
 def main(argv: list[str] | None = None) -> int:
