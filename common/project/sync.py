@@ -30,6 +30,7 @@ from common.project.notebooks import repo_config, sync_bootstrap
 from common.project.paperyml import Paper, list_papers, load_paper
 
 __all__ = ["committed_claims", "render_toc", "render_paper_table", "render_claims_table",
+           "planned_papers", "render_status_line",
            "render_api_page", "api_packages", "sync", "main"]
 
 
@@ -92,9 +93,29 @@ def render_toc() -> str:
     return "\n".join(lines) + "\n"
 
 
+def planned_papers() -> dict[str, str]:
+    """``book/planned.yml``: every paper the repository reproduces (slug: one line on it)."""
+    import yaml
+
+    path = paths.repo_root() / "book" / "planned.yml"
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.is_file() else {}
+
+
+def render_status_line() -> str:
+    """How many papers have chapters now, and which are in progress."""
+    have = list_papers()
+    planned = planned_papers()
+    total = len(set(planned) | set(have))
+    todo = [f"`{s}` ({planned[s]})" for s in planned if s not in have]
+    line = (f"**{len(have)} of the {total} papers have a chapter**" if total > len(have)
+            else f"**All {len(have)} papers have a chapter**")
+    return line + (f"; in progress: {'; '.join(todo)}." if todo else ".")
+
+
 def render_paper_table(link_prefix: str) -> str:
     """The landing table; ``link_prefix`` is the path from the page to the repository root."""
-    rows = ["| Paper | arXiv | Venue | Claims (cpu scale) | Notebooks |", "|---|---|---|---|---|"]
+    rows = [render_status_line(), "",
+            "| Paper | arXiv | Venue | Claims (cpu scale) | Notebooks |", "|---|---|---|---|---|"]
     for slug in list_papers():
         p = load_paper(slug)
         title = p.title.replace("|", "\\|")
