@@ -9,6 +9,7 @@ the only one marked ``# NBVAL_CHECK_OUTPUT``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import sys
 import tokenize
@@ -24,8 +25,9 @@ from common import paths
 from common.modules import load_module_file
 
 __all__ = ["ParamSpec", "notebook_parameters", "parse_parameters", "bootstrap_source",
-           "anatomy_problems", "sync_bootstrap", "execute_in_place", "paper_module", "repo_config",
-           "NBVAL_MARKER", "check_parameters", "check_injected_parameters", "claim_references"]
+           "anatomy_problems", "sync_bootstrap", "execute_in_place", "local_kernel",
+           "paper_module", "repo_config", "NBVAL_MARKER", "check_parameters",
+           "check_injected_parameters", "claim_references"]
 
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
 #: The book collapses the bootstrap cell's source (Jupyter Book's ``hide-input`` tag).
@@ -300,6 +302,28 @@ def _clean_metadata(nb) -> None:
             cell.metadata.pop(key, None)
 
 
+@contextlib.contextmanager
+def local_kernel():
+    """A python3 kernel manager on local IPC sockets (no TCP port, so no unencrypted-TCP
+    warning), shut down on exit (else the kernel outlives its parent and prints "Parent appears
+    to have exited"). Used by ``make reproduce`` and ``make notebooks``."""
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="repro-kernel-") as tmp:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tmp) / "k"))
+        try:
+            yield km
+        finally:
+            try:
+                if km.has_kernel:
+                    km.shutdown_kernel(now=False)
+                km.cleanup_resources()
+            except Exception:  # best effort: the kernel may be gone already (a crash, Ctrl-C)
+                pass
+
+
 def execute_in_place(path: str | Path, *, timeout: int = 900) -> float:
     """Re-execute a notebook at its default (cpu) scale and save its outputs; returns seconds.
 
@@ -315,8 +339,10 @@ def execute_in_place(path: str | Path, *, timeout: int = 900) -> float:
     env_backup = os.environ.pop("REPRO_RESULTS_DIR", None)
     t0 = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        with local_kernel() as km:
+            NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                           record_timing=False,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
         if env_backup is not None:
             os.environ["REPRO_RESULTS_DIR"] = env_backup

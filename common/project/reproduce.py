@@ -67,7 +67,7 @@ from common.experiment.executors import EXECUTORS
 from common.experiment.ownership import Claim, claim, read_claim, try_claim
 from common.experiment.store import atomic_write_json, atomic_write_text, read_json
 from common.project.claims import count_text, format_markdown, format_plain
-from common.project.notebooks import check_parameters, notebook_parameters
+from common.project.notebooks import check_parameters, local_kernel, notebook_parameters
 from common.project.paperyml import (
     Paper,
     PaperSpecError,
@@ -220,24 +220,6 @@ def _progress(slug: str, stem: str) -> dict:
             "dynamic_ncols": tty}
 
 
-@contextlib.contextmanager
-def _kernel_manager():
-    """A kernel on local IPC sockets (no TCP port, so no unencrypted-TCP warning), shut down
-    before we return (else it outlives us and prints "Parent appears to have exited")."""
-    import tempfile
-
-    from jupyter_client.manager import KernelManager
-
-    with tempfile.TemporaryDirectory(prefix="repro-kernel-") as tmp:
-        km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(tmp, "k"))
-        try:
-            yield km
-        finally:
-            if km.has_kernel:
-                km.shutdown_kernel(now=False)
-            km.cleanup_resources()
-
-
 def _run_notebook(paper: Paper, stem: str, scale: str, params: dict) -> tuple[str, float]:
     """Execute one notebook; returns (outcome, seconds), outcome in {"ok", "failed", "error"}."""
     out_root = paths.results_root() / paper.slug / scale
@@ -265,7 +247,7 @@ def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
     t0 = time.perf_counter()
     outcome = "ok"
     try:
-        with _kernel_manager() as km, _ctrl_c_interrupts(km):
+        with local_kernel() as km, _ctrl_c_interrupts(km):
             pm.execute_notebook(
                 str(paper.dir / f"{stem}.ipynb"), str(staging / f"{stem}.ipynb"),
                 parameters={"scale": scale, **params}, cwd=str(paper.dir), kernel_name="python3",
@@ -292,7 +274,6 @@ def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
             os.environ.pop("REPRO_RESULTS_DIR", None)
         else:
             os.environ["REPRO_RESULTS_DIR"] = previous
-        _shutdown(km)
     seconds = time.perf_counter() - t0
     atomic_write_json(staging / "run.json", {
         "paper": paper.slug, "notebook": stem, "scale": scale, "started": started,
@@ -300,16 +281,6 @@ def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
         "parameters": params, "host": platform.node()})
     publish(staging, final)
     return outcome, seconds
-
-
-def _shutdown(km) -> None:
-    """Stop the notebook's kernel: papermill leaves a kernel it did not create running (here,
-    until this process exits: one idle kernel per notebook of PAPER=all)."""
-    try:
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    except Exception:  # best effort: the kernel may be gone already
-        pass
 
 
 def notebook_params(paper: Paper, stem: str, scale: str, executor: str | None) -> dict:
