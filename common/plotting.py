@@ -53,13 +53,15 @@ STYLE = {
 
 # Okabe-Ito palette (colour-blind safe), assigned to the methods the papers compare, so a method
 # keeps its colour in every figure of the book.
-_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-            "#000000"]
+# Okabe-Ito's yellow (#F0E442) is left out: a thin yellow line is hard to see on white.
+_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+            "#8C6D31"]
 _METHOD_COLORS = {
     "SGD": "#000000", "SGDM": "#D55E00", "SGDM (heavy ball)": "#E69F00", "NGN": "#56B4E9",
-    "NGN-M": "#0072B2", "NGN-M v2": "#CC79A7", "NGN-MDv1": "#009E73", "NGN-MDv2": "#F0E442",
+    "NGN-M": "#0072B2", "NGN-M v2": "#CC79A7", "NGN-MDv1": "#009E73", "NGN-MDv2": "#8C6D31",
     "Adam": "#CC79A7", "AdamW": "#CC79A7", "SignSGD": "#009E73", "RMSprop": "#E69F00",
     "GRPO": "#000000", "DAPO": "#E69F00", "MT-GRPO": "#0072B2",
+    "Clip-SGD": "#D55E00", "Clip21-SGD": "#CC79A7", "Clip21-SGD2M": "#0072B2",
 }
 
 
@@ -111,15 +113,29 @@ def legend(ax, *args, where: str = "right", **kw):
     return ax.legend(*args, **kw)
 
 
-def _data_points(ax):
-    """Every plotted point of ``ax`` in display (pixel) coordinates, as an (n, 2) array."""
+def _data_points(ax, step: float = 2.0):
+    """Every plotted point of ``ax`` in display (pixel) coordinates, as an (n, 2) array; the
+    segments between a line's points are sampled every ``step`` pixels (a legend over a steep
+    segment covers the curve too)."""
     import numpy as np
 
     pts = []
     for line in ax.get_lines():
         xy = np.asarray(line.get_xydata(), dtype=float)
-        if xy.size:
-            pts.append(ax.transData.transform(xy))
+        if not xy.size:
+            continue
+        xy = ax.transData.transform(xy)
+        pts.append(xy)
+        if line.get_linestyle() in ("None", "", " ") or len(xy) < 2:
+            continue
+        a, b = xy[:-1], xy[1:]
+        ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+        a, b = a[ok], b[ok]
+        n = np.clip(np.ceil(np.hypot(*(b - a).T) / step).astype(int), 1, 2000)
+        for k in np.unique(n):
+            sel = n == k
+            t = (np.arange(1, k) / k)[None, :, None]
+            pts.append((a[sel][:, None] + t * (b[sel] - a[sel])[:, None]).reshape(-1, 2))
     for coll in ax.collections:
         offsets = np.asarray(coll.get_offsets(), dtype=float)
         if offsets.size:

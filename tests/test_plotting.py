@@ -101,3 +101,19 @@ def test_legend_helper_rejects_unknown_place():
     ax.plot([0, 1], [0, 1], label="a")
     with pytest.raises(ValueError, match="where="):
         plotting.legend(ax, where="inside")
+
+
+def test_a_legend_over_a_segment_between_points_counts_as_covering():
+    fig, ax = plotting.subplots(1, 1)
+    ax.plot([0.0, 1.0], [0.0, 1.0], label="a diagonal with two points")
+    leg = ax.legend(loc="center")
+    fig.canvas.draw()
+    box = leg.get_window_extent()
+    ends = ax.transData.transform([[0.0, 0.0], [1.0, 1.0]])
+    assert not any(box.contains(*p) for p in ends)  # no vertex under the legend ...
+    assert plotting._legend_covers_data(ax, leg)  # ... but the line crosses it
+
+
+def test_no_yellow_from_the_palette():
+    assert all(plotting.color(m).upper() != "#F0E442"
+               for m in ["Clip21-SGD2M", "NGN-MDv2", *(f"method {i}" for i in range(50))])
