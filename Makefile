@@ -100,6 +100,13 @@ endif
 release: $(STAMP)
 	$(PY) -m common.project.release
 
+# The pinned MathJax (npm package, checksummed) the book's pages load instead of a CDN.
+MATHJAX := book/_static/mathjax/.integrity
+$(MATHJAX): common/project/mathjax.py | $(STAMP)
+	$(PY) -m common.project.mathjax
+
+mathjax: $(MATHJAX)
+
 test: lint unit nbval book
 	@echo "make test: all stages passed"
 
@@ -108,18 +115,12 @@ lint: $(STAMP)
 	@t0=$$SECONDS; $(VENV)/bin/ruff check . && $(PY) -m common.project.workflow_lint --fetch \
 		&& echo "[time] lint: $$((SECONDS - t0)) s"
 
-unit: $(STAMP)
+unit: $(STAMP) $(MATHJAX)  # the browser and API-reference tests use the pinned MathJax
 	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -n 2 -q tests && echo "[time] unit tests: $$((SECONDS - t0)) s"
 
 nbval: $(STAMP)
 	@t0=$$SECONDS; $(PY) -m pytest $(NBVAL_OPTS) papers && echo "[time] nbval: $$((SECONDS - t0)) s"
 
-# The pinned MathJax (npm package, checksummed) the book's pages load instead of a CDN.
-MATHJAX := book/_static/mathjax/.integrity
-$(MATHJAX): common/project/mathjax.py | $(STAMP)
-	$(PY) -m common.project.mathjax
-
-mathjax: $(MATHJAX)
 
 # The build (offline, warnings are errors), its static check, then every page in headless
 # Chromium with the network off (skipped with the reason where there is no Chromium, except in CI:

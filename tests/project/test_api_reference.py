@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import sys
 
@@ -48,6 +49,8 @@ def test_public_objects_have_docstrings():
 @pytest.mark.slow
 def test_a_broken_or_missing_docstring_fails_the_build(tmp_path, monkeypatch):
     if mathjax.installed_problem() is not None:
+        if os.environ.get("CI") == "true":  # make unit fetches it first
+            pytest.fail(mathjax.installed_problem())
         pytest.skip(mathjax.installed_problem())
     from sphinx.application import Sphinx
 
