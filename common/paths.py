@@ -54,6 +54,7 @@ def repo_root() -> Path:
 
 
 def papers_dir() -> Path:
+    """``<root>/papers``, one folder per paper."""
     return repo_root() / "papers"
 
 

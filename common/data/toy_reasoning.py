@@ -4,13 +4,13 @@ Three families stand in for the SEC tasks of MT-GRPO (arXiv 2602.05547, §6: Cou
 puzzles, ARC), each with difficulty levels 1, 2, 3; prompts and answers are token ids over
 :data:`VOCAB` (digits 0-9, task tags, separators, EOS, PAD):
 
-============  ============  ===========================================  ==================
-family        stands in     prompt (level L)                             answer
-============  ============  ===========================================  ==================
-``sum``       Countdown     ``A d_1 .. d_{L+1} =``                       ``(sum d) mod 10``
-``minmax``    Zebra         ``B d_1 .. d_{L+2} =``                       ``max min``
-``induction`` ARC           ``C x_1..x_n > f(x)_1..f(x)_n | q_1..q_n =``  ``f(q)``, n = L + 2
-============  ============  ===========================================  ==================
+=============  ============  ============================================  ==================
+family         stands in     prompt (level L)                              answer
+=============  ============  ============================================  ==================
+``sum``        Countdown     ``A d_1 .. d_{L+1} =``                        ``(sum d) mod 10``
+``minmax``     Zebra         ``B d_1 .. d_{L+2} =``                        ``max min``
+``induction``  ARC           ``C x_1..x_n > f(x)_1..f(x)_n | q_1..q_n =``  ``f(q)``, n = L + 2
+=============  ============  ============================================  ==================
 
 In ``induction`` one demonstration pair fixes a rule ``f`` among reverse, +1 (mod 10) and rotate
 left by one, which the model must infer and apply to the query (an in-context rule, like ARC).

@@ -24,26 +24,26 @@ submitit's ``LocalExecutor`` starts every job at once, while ``local`` here is a
 
 Environment variables (read when an executor is built by name, for the arguments not given):
 
-================================  ==============================================================
-``REPRO_WORKERS``                 ``local``: worker processes (default: usable CPUs divided by
-                                  the threads per worker)
-``REPRO_THREADS_PER_WORKER``      ``local``: torch / BLAS threads per worker (default 1)
-``REPRO_SLURM_PARTITION``         ``slurm``: partition (default: the cluster's default)
-``REPRO_SLURM_TIME``              ``slurm``: time limit of one array task, minutes (default 60)
-``REPRO_SLURM_GPUS``              ``slurm``: GPUs per array task (default 0)
-``REPRO_SLURM_CPUS``              ``slurm``: CPUs per array task (default 1; also the torch
-                                  threads of the task)
-``REPRO_SLURM_MEM_GB``            ``slurm``: memory per array task in GB (default: the cluster's)
-``REPRO_SLURM_ARRAY_PARALLELISM`` ``slurm``: array tasks running at once (default 256)
-``REPRO_SLURM_RUNS_PER_TASK``     ``slurm``: runs executed one after the other by each array task
-                                  (default: as few as keep the array within 1000 tasks, SLURM's
-                                  default ``MaxArraySize``)
-``REPRO_SLURM_ACCOUNT``           ``slurm``: account to charge (optional)
-``REPRO_SLURM_QOS``               ``slurm``: quality of service (optional)
-``REPRO_SLURM_CONSTRAINT``        ``slurm``: node features, e.g. ``a100`` (optional)
-``REPRO_SLURM_LOG_DIR``           ``slurm``: submitit's job files and logs (default:
-                                  ``<store_dir>/logs``)
-================================  ==============================================================
+=================================  =============================================================
+``REPRO_WORKERS``                  ``local``: worker processes (default: usable CPUs divided by
+                                   the threads per worker)
+``REPRO_THREADS_PER_WORKER``       ``local``: torch / BLAS threads per worker (default 1)
+``REPRO_SLURM_PARTITION``          ``slurm``: partition (default: the cluster's default)
+``REPRO_SLURM_TIME``               ``slurm``: time limit of one array task, minutes (default 60)
+``REPRO_SLURM_GPUS``               ``slurm``: GPUs per array task (default 0)
+``REPRO_SLURM_CPUS``               ``slurm``: CPUs per array task (default 1; also the torch
+                                   threads of the task)
+``REPRO_SLURM_MEM_GB``             ``slurm``: memory per array task in GB (default: the cluster's)
+``REPRO_SLURM_ARRAY_PARALLELISM``  ``slurm``: array tasks running at once (default 256)
+``REPRO_SLURM_RUNS_PER_TASK``      ``slurm``: runs executed one after the other by each array task
+                                   (default: as few as keep the array within 1000 tasks, SLURM's
+                                   default ``MaxArraySize``)
+``REPRO_SLURM_ACCOUNT``            ``slurm``: account to charge (optional)
+``REPRO_SLURM_QOS``                ``slurm``: quality of service (optional)
+``REPRO_SLURM_CONSTRAINT``         ``slurm``: node features, e.g. ``a100`` (optional)
+``REPRO_SLURM_LOG_DIR``            ``slurm``: submitit's job files and logs (default:
+                                   ``<store_dir>/logs``)
+=================================  =============================================================
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ stored, runs in flight are lost (they leave no record and release their claims),
 cancelled, and the exception propagates after a line on stderr says how many runs are stored.
 Calling ``sweep`` again with the same arguments computes only the missing runs. A killed worker
 or a preempted job loses only the runs it was executing; a killed driver of a ``local`` sweep
-takes its workers with it (they end within a second, :func:`common.experiment.executors.
-exit_with_parent`), and the claims they leave are stale at once.
+takes its workers with it (they end within a second,
+:func:`common.experiment.executors.exit_with_parent`), and the claims they leave are stale at once.
 
 **Determinism.** ``fn`` must seed itself from its config (``derive_seed``): the runner seeds
 nothing, so a run's numbers do not depend on the executor or on the order runs execute in.
@@ -646,8 +646,8 @@ def sweep(fn: Callable[[Config], Any], configs: Iterable[Config], *,
         ``result.raise_for_failures()`` where a missing run must stop the caller.
 
     Raises:
-        TypeError / ValueError: for a bad ``fn``, ``configs``, ``executor`` or ``version``, before
-            anything runs.
+        ValueError: for a bad ``fn``, ``configs``, ``executor`` or ``version`` (``TypeError``
+            for one of the wrong type), before anything runs.
         KeyboardInterrupt: on Ctrl-C, after the runs in progress are abandoned (see the module
             docstring); the stored runs stay.
     """

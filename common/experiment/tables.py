@@ -53,7 +53,8 @@ def runs_frame(configs, results):
 
 def best_configs(df, metric: str, config_type, group: tuple[str, ...] = ("method",),
                  lower: bool = True) -> dict:
-    """The best config of each group, rebuilt as ``config_type`` (a :class:`Config`) from the row
+    """The best config of each group, rebuilt as ``config_type`` (a
+    :class:`~common.experiment.config.Config`) from the row
     :func:`best_by` selects: ``{group value: config}`` (a tuple key when ``group`` has several
     columns). The tuning step of a protocol: pick each method's best run, then re-run it."""
     names = [f.name for f in dataclasses.fields(config_type)]

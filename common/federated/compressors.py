@@ -14,10 +14,10 @@ compressor       definition                                          omega
 Identity         x                                                   0
 RandK(k)         keep k uniformly chosen coordinates, scale by d/k   d/k - 1
 Bernoulli(p)     keep each coordinate w.p. p, scale by 1/p           1/p - 1
-QSGD(s)          stochastic rounding of |x_j|/||x|| to s levels      min(d/s^2, sqrt(d)/s)
+QSGD(s)          stochastic rounding of ``|x_j|/||x||`` to s levels  min(d/s^2, sqrt(d)/s)
                  (Alistarh et al. 2017, arXiv 1610.02132)
-TopK(k)          keep the k largest |x_j| (biased, contractive:      n/a (alpha = k/d)
-                 ||C(x) - x||^2 <= (1 - k/d) ||x||^2)
+TopK(k)          keep the k largest ``|x_j|`` (biased, contractive:  n/a (alpha = k/d)
+                 ``||C(x) - x||^2 <= (1 - k/d) ||x||^2``)
 Sign             sign(x), optionally scaled by ||x||_1 / d (biased)  n/a
 ===============  ==================================================  ===========================
 

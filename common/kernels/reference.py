@@ -38,6 +38,7 @@ WORD_BITS = 32
 
 
 def row_norms(G: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm of every row of ``G`` (B, d): the reference of the fused kernels."""
     return torch.linalg.vector_norm(G, dim=1)
 
 

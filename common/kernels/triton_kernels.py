@@ -51,6 +51,7 @@ def _clipped_sum_kernel(g_ptr, factor_ptr, noise_ptr, out_ptr, B, d, stride,
 
 
 def clipped_sum(G: torch.Tensor, max_norm: float, noise: torch.Tensor | None = None):
+    """Triton version of :func:`common.kernels.reference.clipped_sum` (same contract)."""
     B, d = G.shape
     G = G.contiguous()
     sq = torch.empty(B, device=G.device, dtype=torch.float32)
@@ -106,6 +107,7 @@ def _vote_kernel(p_ptr, out_ptr, n, d, words, WORDS: tl.constexpr):
 
 
 def pack_signs(x: torch.Tensor) -> torch.Tensor:
+    """Triton version of :func:`common.kernels.reference.pack_signs` (same contract)."""
     lead, d = x.shape[:-1], x.shape[-1]
     flat = x.reshape(-1, d).contiguous()
     words = triton.cdiv(d, 32)
@@ -116,6 +118,7 @@ def pack_signs(x: torch.Tensor) -> torch.Tensor:
 
 
 def unpack_signs(packed: torch.Tensor, d: int) -> torch.Tensor:
+    """Triton version of :func:`common.kernels.reference.unpack_signs` (same contract)."""
     lead, words = packed.shape[:-1], packed.shape[-1]
     flat = packed.reshape(-1, words).contiguous()
     out = torch.empty(flat.shape[0], d, device=packed.device, dtype=torch.float32)
@@ -125,6 +128,7 @@ def unpack_signs(packed: torch.Tensor, d: int) -> torch.Tensor:
 
 
 def majority_vote_packed(packed: torch.Tensor, d: int) -> torch.Tensor:
+    """Triton version of :func:`common.kernels.reference.majority_vote_packed` (same contract)."""
     n, words = packed.shape
     out = torch.empty(d, device=packed.device, dtype=torch.float32)
     _vote_kernel[(triton.cdiv(words, _WORDS),)](packed.contiguous(), out, n, d, words,

@@ -52,6 +52,7 @@ class AdamState(NamedTuple):
 
 
 def adam_init(params) -> AdamState:
+    """Initial state: zero first and second moments, step 0 (Adam and AdamW share it)."""
     params = as_tuple(params)
     return AdamState(tuple(torch.zeros_like(p) for p in params),
                      tuple(torch.zeros_like(p) for p in params), 0)

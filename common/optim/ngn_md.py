@@ -49,6 +49,7 @@ class NGNMDState(NamedTuple):
 
 
 def ngn_md_init(params) -> NGNMDState:
+    """Initial state: zero first and second moments, step 0."""
     params = as_tuple(params)
     return NGNMDState(tuple(torch.zeros_like(p) for p in params),
                       tuple(torch.zeros_like(p) for p in params), 0)

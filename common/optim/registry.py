@@ -44,7 +44,8 @@ class OptimizerSpec:
 
     Attributes:
         name: the label used in tables and figures.
-        init, update: the functional pair; ``update(grads, state, loss, **{step_key: value})``.
+        init: the functional pair's ``init(params) -> state``.
+        update: its ``update(grads, state, loss, **{step_key: value})``.
         torch_factory: ``factory(params, step) -> torch.optim.Optimizer``.
         step_key: the swept step-size hyperparameter (``"lr"`` or ``"c"``).
         needs_loss: ``update`` and ``step`` need the loss value (``step(closure)``).
@@ -126,6 +127,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 
 
 def get(name: str) -> OptimizerSpec:
+    """The registered :class:`OptimizerSpec` named ``name``; ``ValueError`` lists the names."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer {name!r} is not registered; choose from {sorted(OPTIMIZERS)}")
     return OPTIMIZERS[name]

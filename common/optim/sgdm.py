@@ -47,6 +47,7 @@ class SGDState(NamedTuple):
 
 
 def sgd_init(params) -> SGDState:
+    """Initial state of plain SGD: only the step count (no buffers)."""
     return SGDState(0)
 
 
@@ -64,6 +65,7 @@ class SGDMState(NamedTuple):
 
 
 def sgdm_init(params) -> SGDMState:
+    """Initial state: zero momentum buffers, step 0."""
     return SGDMState(tuple(torch.zeros_like(p) for p in as_tuple(params)), 0)
 
 

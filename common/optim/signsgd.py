@@ -49,6 +49,7 @@ class SignumState(NamedTuple):
 
 
 def signsgd_init(params) -> SignSGDState:
+    """Initial state of SignSGD: only the step count (no buffers)."""
     return SignSGDState(0)
 
 
@@ -61,6 +62,7 @@ def signsgd_update(grads, state: SignSGDState, params=None, *, lr, batch_dims: i
 
 
 def signum_init(params) -> SignumState:
+    """Initial state of Signum: zero momentum buffers, step 0."""
     return SignumState(tuple(torch.zeros_like(p) for p in as_tuple(params)), 0)
 
 

@@ -178,6 +178,7 @@ ACCOUNTANTS = {"rdp": RDPAccountant, "pld": PLDAccountant}
 
 
 def get_accountant(name_or_accountant) -> RDPAccountant | PLDAccountant:
+    """An accountant by name (``ACCOUNTANTS``), or the accountant passed in unchanged."""
     if isinstance(name_or_accountant, (RDPAccountant, PLDAccountant)):
         return name_or_accountant
     if name_or_accountant not in ACCOUNTANTS:

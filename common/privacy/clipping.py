@@ -16,6 +16,7 @@ __all__ = ["clip_factors", "clip_rows", "clip_vector", "check_max_norm"]
 
 
 def check_max_norm(max_norm: float, name: str = "max_norm") -> float:
+    """``max_norm`` as a float; ``ValueError`` naming ``name`` unless finite and > 0."""
     if not (isinstance(max_norm, (int, float)) and max_norm > 0 and max_norm != float("inf")):
         raise ValueError(f"{name}={max_norm!r}: the clipping threshold must be finite and > 0")
     return float(max_norm)

@@ -24,6 +24,7 @@ __all__ = ["per_sample_grads", "flatten_per_sample", "per_sample_norms", "check_
 
 
 def check_per_sample_loss(losses: torch.Tensor, batch_size: int) -> None:
+    """``ValueError`` unless ``losses`` holds one loss per sample (shape ``(batch_size,)``)."""
     if losses.shape != (batch_size,):
         raise ValueError(f"loss_fn must return one loss per sample, shape ({batch_size},); got "
                          f"{tuple(losses.shape)} (use reduction='none')")

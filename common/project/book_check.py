@@ -1,8 +1,10 @@
-"""Check the built book: every paper chapter, its claims table and its notebooks' Colab links.
+"""Check the built book's HTML: every paper chapter, its claims table and its notebooks' Colab
+links, without a browser.
 
     python -m common.project.book_check book/_build/html
 
-Run by ``make book`` after the build. Exits 1 with a list of problems.
+Run by ``make book`` after the build, before :mod:`common.project.browser_check` opens every page
+in Chromium. Exits 1 with a list of problems.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def _parse(path: Path) -> _Links:
 
 
 def check_book(html_dir: str | Path) -> list[str]:
+    """Every problem of the built book in ``html_dir`` (an empty list when there is none)."""
     html_dir = Path(html_dir)
     problems = []
     if not (html_dir / "index.html").is_file():
@@ -69,7 +72,7 @@ def check_book(html_dir: str | Path) -> list[str]:
             problems.append(f"chapter {chapter} is missing")
             continue
         page = _parse(chapter)
-        if not {"Claim", "Paper reports", "Measured", "Status"} <= set(page.headers):
+        if not {"Claim", "Kind", "Status", "Margin"} <= set(page.headers):
             problems.append(f"{chapter}: no claims table (headers seen: {page.headers})")
         for nb in paper.notebooks:
             nb_page = html_dir / "papers" / slug / f"{nb.stem}.html"

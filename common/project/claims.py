@@ -152,19 +152,25 @@ def _margin(value: Any, op: str, bound: Any, spread: float | None) -> dict[str, 
 
 
 def margin_text(m: dict[str, Any] | None) -> str:
-    """``"+35%"``, ``"+35%, 4.1x spread"``, ``"-0.02 (abs)"`` or ``"n/a"``."""
+    """``"+35%"``, ``"+35%, 4.1x spread"``, ``"-0.02 (abs)"`` or ``"n/a"``.
+
+    Accepts a margin as recorded and as read back from JSON (non-finite numbers stored as
+    ``"inf"`` / ``"-inf"``).
+    """
     if not m:
         return "n/a"
     if m.get("interior") is not None:
         return f"{m['interior']} from edge"
-    if m["rel"] is not None:
-        rel = m["rel"]
+    if m.get("rel") is not None:
+        rel = _float(m["rel"])
         text = f"{rel:+.0%}" if abs(rel) < 10 else f"{rel:+.1e}x"
     else:
-        text = f"{fmt(m['abs']) if m['abs'] < 0 else '+' + fmt(m['abs'])} (abs)"
+        a = _float(m["abs"])
+        text = f"{fmt(a) if a < 0 else '+' + fmt(a)} (abs)"
     if m.get("in_spread") is not None:
-        k = m["in_spread"]
-        text += (", inf x spread" if math.isinf(k) else f", {k:+.1f}x spread")
+        k = _float(m["in_spread"])
+        text += (f", {'+' if k > 0 else '-'}inf x spread" if math.isinf(k)
+                 else f", {k:+.1f}x spread")
     return text
 
 
@@ -545,18 +551,13 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def format_markdown(records: list[dict[str, Any]], *, link: str | None = None) -> str:
-    """The claims as a Markdown table: claim, kind, status, margin, paper reports, measured.
-
-    ``link`` is a relative-link template (``"{notebook}.ipynb"``, ``"cpu/{notebook}/..."``): each
-    claim then links to the notebook that checks it.
-    """
+def _markdown_table(records: list[dict[str, Any]]) -> str:
+    """The wide Markdown table the claims cell has always shown next to its text (kept as it is:
+    nbval compares the cell's ``text/markdown`` too; the book renders :func:`format_markdown`)."""
     rows = ["| Claim | Kind | Status | Margin | Paper reports | Measured |",
             "|---|---|---|---|---|---|"]
     for r in records:
         claim = f"**{r['id']}** {_md_cell(r['statement'])}"
-        if link:
-            claim += f" ([{r['notebook']}]({link.format(notebook=r['notebook'])}))"
         status = f"**{status_text(r)}**"
         if r["status"] == "REPORT" and r.get("reason"):
             status += f": {_md_cell(r['reason'])}"
@@ -565,6 +566,93 @@ def format_markdown(records: list[dict[str, Any]], *, link: str | None = None) -
                     f"| {_md_cell(r['paper_reports'])} ({_md_cell(r['where'])}) "
                     f"| {_md_cell(r['measured'] or '-')} |")
     return "\n".join(rows)
+
+
+def _value_text(v: Any) -> str:
+    if v in ("inf", "-inf"):
+        return "∞" if v == "inf" else "−∞"
+    if isinstance(v, float) and math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if isinstance(v, dict) and "estimate" in v:  # a stored Interval
+        n = f", n={v['n']}" if "n" in v else ""
+        level = f"{v['level']:.0%} CI" if isinstance(v.get("level"), float) else "CI"
+        return f"{fmt(v['estimate'])} [{fmt(v['low'])}, {fmt(v['high'])}] ({level}{n})"
+    return fmt(v)
+
+
+def _check_html(c: dict[str, Any]) -> str:
+    """One check of a claim as a sentence: what was measured, the condition, the verdict."""
+    from html import escape
+
+    role, op = c.get("role", "check"), c.get("op")
+    if role == "check" and op in _OP_TEXT and op != "in" and c.get("value") is not None:
+        verdict = "holds" if c.get("holds") else "does not hold"
+        if c.get("decided") is False:
+            verdict += ", inside the seed spread"
+        text = (f"{escape(str(c['label']))} = <b>{escape(_value_text(c['value']))}</b>; "
+                f"the claim needs {escape(_OP_TEXT[op])} {escape(_value_text(c.get('bound')))}: "
+                f"{verdict}")
+    else:
+        text = escape(str(c.get("text", c.get("label", ""))))
+        text += ": holds" if role == "check" and c.get("holds") else ""
+        text += ": does not hold" if role == "check" and not c.get("holds") else ""
+    margin = c.get("margin")
+    if margin:
+        text += f" (margin {escape(margin_text(margin))})"
+    return f"<li>{text}</li>"
+
+
+def format_markdown(records: list[dict[str, Any]], *, link: str | None = None,
+                    title: str | None = None) -> str:
+    """The claims as a compact table in HTML (which Markdown, MyST and GitHub render as it is).
+
+    One line per claim: id and statement, kind, status, margin; the statement in full, what the
+    paper reports and where, every check with its number, condition and verdict, and for a
+    REPORT the reason, open when the line is clicked (``<details>``). ``link`` is a relative-link
+    template (``"{notebook}.ipynb"``): each claim then names the notebook that checks it. The
+    result has no blank line, so it stays one HTML block inside Markdown.
+    """
+    from html import escape
+
+    head = (f'<p class="claims-title"><strong>{escape(title)}</strong></p>' if title else "")
+    rows = ['<table class="claims">',
+            "<thead><tr><th>Claim</th><th>Kind</th><th>Status</th><th>Margin</th></tr></thead>",
+            "<tbody>"]
+    for r in records:
+        status = r["status"]
+        notes = status_text(r)[len(status):].strip(" ()")
+        details = [f"<dt>Claim</dt><dd>{escape(r['statement'])}</dd>",
+                   f"<dt>The paper reports</dt><dd>{escape(str(r['paper_reports']))} "
+                   f"({escape(str(r['where']))})</dd>"]
+        checks = r.get("checks") or []
+        if checks:
+            details.append("<dt>Measured</dt><dd><ul>" + "".join(_check_html(c) for c in checks)
+                           + "</ul></dd>")
+        else:
+            details.append(f"<dt>Measured</dt><dd>{escape(r.get('measured') or '-')}</dd>")
+        if status == "REPORT" and (r.get("reason") or r.get("fragile")):
+            why = r.get("reason") or ""
+            if r.get("fragile"):
+                why = ("hard check, but its margin lies inside the seed spread"
+                       + (f"; {why}" if why else ""))
+            details.append(f"<dt>Why REPORT</dt><dd>{escape(why)}</dd>")
+        if r.get("unverified"):
+            details.append(f"<dt>Unverified</dt><dd>{escape(str(r['unverified']))}</dd>")
+        if link:
+            href = escape(link.format(notebook=r["notebook"]), quote=True)
+            details.append(f'<dt>Checked in</dt><dd><a href="{href}">{escape(r["notebook"])}'
+                           "</a></dd>")
+        summary = (f"<summary><strong>{escape(r['id'])}</strong> "
+                   f'<span class="claims-statement">{escape(r["statement"])}</span></summary>')
+        badge = (f'<span class="claims-status claims-{status.lower()}">{status}</span>'
+                 + (f' <span class="claims-note">{escape(notes)}</span>' if notes else ""))
+        rows.append(f'<tr class="claims-row claims-row-{status.lower()}">'
+                    f"<td><details>{summary}<dl>{''.join(details)}</dl></details></td>"
+                    f"<td>{escape(r.get('kind', 'paper'))}</td><td>{badge}</td>"
+                    f"<td>{escape(r.get('margin_text') or 'n/a')}</td></tr>")
+    rows += ["</tbody>", "</table>"]
+    counts = f'<p class="claims-count">{escape(count_text(records))}</p>'
+    return head + "\n".join(rows) + "\n" + counts
 
 
 def _display(records: list[dict[str, Any]], title: str) -> None:
@@ -578,7 +666,7 @@ def _display(records: list[dict[str, Any]], title: str) -> None:
     if get_ipython() is None:
         print(plain)
         return
-    bundle = {"text/plain": plain, "text/markdown": f"**{title}**\n\n" + format_markdown(records)}
+    bundle = {"text/plain": plain, "text/markdown": f"**{title}**\n\n" + _markdown_table(records)}
     # The records ride in the output's metadata (nbval does not compare metadata); `make sync`
     # reads them from the committed notebook to build the chapter's claims table.
     display(bundle, raw=True, metadata={"lucchi_repro": {"claims": records}})

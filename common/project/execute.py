@@ -16,6 +16,7 @@ from common.project.reproduce import UsageError, select_notebooks
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``make notebooks``: exit status 0, or 2 for bad arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paper", default=os.environ.get("PAPER", ""))
     parser.add_argument("--notebook", default=os.environ.get("NOTEBOOK") or None)

@@ -9,6 +9,7 @@ the only one marked ``# NBVAL_CHECK_OUTPUT``.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import sys
 import tokenize
@@ -24,8 +25,9 @@ from common import paths
 from common.modules import load_module_file
 
 __all__ = ["ParamSpec", "notebook_parameters", "parse_parameters", "bootstrap_source",
-           "anatomy_problems", "sync_bootstrap", "execute_in_place", "paper_module", "repo_config",
-           "NBVAL_MARKER", "check_parameters", "check_injected_parameters", "claim_references"]
+           "anatomy_problems", "sync_bootstrap", "execute_in_place", "local_kernel",
+           "paper_module", "repo_config", "NBVAL_MARKER", "check_parameters",
+           "check_injected_parameters", "claim_references"]
 
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
 #: The book collapses the bootstrap cell's source (Jupyter Book's ``hide-input`` tag).
@@ -51,24 +53,10 @@ def repo_config() -> dict[str, str]:
 
 
 def bootstrap_source() -> str:
-    """The Colab bootstrap cell, built from ``[tool.repro]`` (the one place with the URL)."""
-    cfg = repo_config()
-    name = cfg["repository"].rstrip("/").rsplit("/", 1)[-1]
-    return f'''# Colab bootstrap, identical in every notebook (`make sync`); a no-op outside Colab.
-import os
-import subprocess
-import sys
+    """The Colab bootstrap cell, built from ``[tool.repro]`` (see :mod:`common.project.colab`)."""
+    from common.project.colab import bootstrap_source as _source
 
-if "google.colab" in sys.modules and not os.path.isdir("/content/{name}"):
-    _repo, _ref = "{cfg["repository"]}", "{cfg["ref"]}"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", _ref, _repo,
-                    "/content/{name}"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c",
-                    "/content/{name}/constraints.txt", "-e", "/content/{name}"], check=True)
-    sys.path.insert(0, "/content/{name}")
-    if "numpy" in sys.modules:  # a replaced numpy needs a fresh process: restart once, rerun all
-        print("Installed the repository at", _ref, "- the runtime restarts; run all cells again.")
-        os.kill(os.getpid(), 9)'''
+    return _source(repo_config())
 
 
 def parse_parameters(source: str, where: str = "parameters cell") -> dict[str, ParamSpec]:
@@ -314,6 +302,28 @@ def _clean_metadata(nb) -> None:
             cell.metadata.pop(key, None)
 
 
+@contextlib.contextmanager
+def local_kernel():
+    """A python3 kernel manager on local IPC sockets (no TCP port, so no unencrypted-TCP
+    warning), shut down on exit (else the kernel outlives its parent and prints "Parent appears
+    to have exited"). Used by ``make reproduce`` and ``make notebooks``."""
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="repro-kernel-") as tmp:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tmp) / "k"))
+        try:
+            yield km
+        finally:
+            try:
+                if km.has_kernel:
+                    km.shutdown_kernel(now=False)
+                km.cleanup_resources()
+            except Exception:  # best effort: the kernel may be gone already (a crash, Ctrl-C)
+                pass
+
+
 def execute_in_place(path: str | Path, *, timeout: int = 900) -> float:
     """Re-execute a notebook at its default (cpu) scale and save its outputs; returns seconds.
 
@@ -329,8 +339,10 @@ def execute_in_place(path: str | Path, *, timeout: int = 900) -> float:
     env_backup = os.environ.pop("REPRO_RESULTS_DIR", None)
     t0 = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        with local_kernel() as km:
+            NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                           record_timing=False,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
         if env_backup is not None:
             os.environ["REPRO_RESULTS_DIR"] = env_backup

@@ -67,7 +67,7 @@ from common.experiment.executors import EXECUTORS
 from common.experiment.ownership import Claim, claim, read_claim, try_claim
 from common.experiment.store import atomic_write_json, atomic_write_text, read_json
 from common.project.claims import count_text, format_markdown, format_plain
-from common.project.notebooks import check_parameters, notebook_parameters
+from common.project.notebooks import check_parameters, local_kernel, notebook_parameters
 from common.project.paperyml import (
     Paper,
     PaperSpecError,
@@ -194,6 +194,32 @@ def _ctrl_c_interrupts(km):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+class _LogLines:
+    """tqdm's output for a log file: each update on a line of its own (tqdm redraws one line
+    with carriage returns, which a log shows as one unreadable line)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").strip()
+        if text:
+            self.stream.write(text + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _progress(slug: str, stem: str) -> dict:
+    """papermill's progress bar as tqdm arguments: cells done / total and the time so far, on
+    one updating line in a terminal, one line every 15 s in a log."""
+    tty = sys.stderr.isatty()
+    return {"desc": f"[{slug}] {stem}",
+            "bar_format": "{desc}: {n_fmt}/{total_fmt} cells, {elapsed}",
+            "file": sys.stderr if tty else _LogLines(sys.stderr), "mininterval": 0.5 if tty else 15,
+            "dynamic_ncols": tty}
+
+
 def _run_notebook(paper: Paper, stem: str, scale: str, params: dict) -> tuple[str, float]:
     """Execute one notebook; returns (outcome, seconds), outcome in {"ok", "failed", "error"}."""
     out_root = paths.results_root() / paper.slug / scale
@@ -213,7 +239,6 @@ def _run_notebook(paper: Paper, stem: str, scale: str, params: dict) -> tuple[st
 def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
              final: Path) -> tuple[str, float]:
     import papermill as pm
-    from jupyter_client.manager import KernelManager
     from papermill.exceptions import PapermillExecutionError
 
     previous = os.environ.get("REPRO_RESULTS_DIR")
@@ -221,14 +246,13 @@ def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
     started = _utc_now()
     t0 = time.perf_counter()
     outcome = "ok"
-    km = KernelManager(kernel_name="python3")
     try:
-        with _ctrl_c_interrupts(km):
+        with local_kernel() as km, _ctrl_c_interrupts(km):
             pm.execute_notebook(
                 str(paper.dir / f"{stem}.ipynb"), str(staging / f"{stem}.ipynb"),
                 parameters={"scale": scale, **params}, cwd=str(paper.dir), kernel_name="python3",
-                progress_bar=False, log_output=False, report_mode=False, stderr_file=sys.stderr,
-                km=km)
+                progress_bar=_progress(paper.slug, stem), log_output=False, report_mode=False,
+                stderr_file=sys.stderr, km=km)
     except PapermillExecutionError as exc:
         if exc.ename == "ClaimCheckFailed" and (staging / "claims.json").is_file():
             outcome = "failed"
@@ -250,7 +274,6 @@ def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
             os.environ.pop("REPRO_RESULTS_DIR", None)
         else:
             os.environ["REPRO_RESULTS_DIR"] = previous
-        _shutdown(km)
     seconds = time.perf_counter() - t0
     atomic_write_json(staging / "run.json", {
         "paper": paper.slug, "notebook": stem, "scale": scale, "started": started,
@@ -258,16 +281,6 @@ def _execute(paper: Paper, stem: str, scale: str, params: dict, staging: Path,
         "parameters": params, "host": platform.node()})
     publish(staging, final)
     return outcome, seconds
-
-
-def _shutdown(km) -> None:
-    """Stop the notebook's kernel: papermill leaves a kernel it did not create running (here,
-    until this process exits: one idle kernel per notebook of PAPER=all)."""
-    try:
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    except Exception:  # best effort: the kernel may be gone already
-        pass
 
 
 def notebook_params(paper: Paper, stem: str, scale: str, executor: str | None) -> dict:

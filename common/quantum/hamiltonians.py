@@ -25,6 +25,7 @@ def _check_n(num_qubits: int, least: int = 1) -> None:
 
 
 def global_z(num_qubits: int) -> PauliSum:
+    """:math:`Z^{\\otimes N}` on ``num_qubits`` qubits (ground energy -1)."""
     _check_n(num_qubits)
     return PauliSum.from_pauli("Z" * num_qubits)
 
@@ -40,11 +41,13 @@ def _bond_terms(num_qubits: int, coeff: float) -> list[tuple[float, str]]:
 
 
 def heisenberg(num_qubits: int) -> PauliSum:
+    """The open Heisenberg chain on ``num_qubits`` >= 2 qubits, terms in the official order."""
     _check_n(num_qubits, 2)
     return PauliSum.from_terms(_bond_terms(num_qubits, 1.0))
 
 
 def biased_heisenberg(num_qubits: int) -> PauliSum:
+    """The Heisenberg couplings times :math:`1/(3N-3)` plus the three global Paulis."""
     _check_n(num_qubits, 2)
     n = num_qubits
     terms = _bond_terms(n, 1.0 / (3 * n - 3))

@@ -55,6 +55,7 @@ class TaskWeightState(NamedTuple):
 
 
 def softmax(x) -> np.ndarray:
+    """Numerically stable softmax of a vector (float64)."""
     x = np.asarray(x, dtype=np.float64)
     e = np.exp(x - x.max())
     return e / e.sum()

@@ -133,6 +133,7 @@ class TrainState:
 
 
 def init_state(num_tasks: int) -> TrainState:
+    """The :class:`TrainState` before the first step: initial task weights, no accuracy yet."""
     return TrainState(task_weights_init(num_tasks), np.full(num_tasks, np.nan),
                       np.zeros(num_tasks))
 

@@ -36,6 +36,8 @@ def pairwise_sq_distances(x: torch.Tensor) -> torch.Tensor:
 
 
 def krum_scores(x: torch.Tensor, f: int) -> torch.Tensor:
+    """Krum's score of each row: the sum of its ``n - f - 2`` smallest squared distances to
+    the other rows."""
     n = x.shape[0]
     k = n - f - 2
     d = pairwise_sq_distances(x)

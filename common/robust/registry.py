@@ -32,6 +32,7 @@ AGGREGATORS = {
 
 
 def get_aggregator(name: str):
+    """The aggregator registered as ``name``; ``ValueError`` lists the names."""
     if name not in AGGREGATORS:
         raise ValueError(f"aggregator {name!r} is unknown; choose from {sorted(AGGREGATORS)}")
     return AGGREGATORS[name]

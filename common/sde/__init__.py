@@ -15,8 +15,8 @@ docstring, and checked numerically against its optimizer and the closed forms in
 - :mod:`common.sde.simulate`      many paths at once: jit, vmap over paths, scan over steps;
                                   a grid of configurations as one vmapped program
 - :mod:`common.sde.sgd`, :mod:`~common.sde.signsgd`, :mod:`~common.sde.rmsprop`,
-  :mod:`~common.sde.adamw`, :mod:`~common.sde.distributed`, :mod:`~common.sde.dp`
-                                  each optimizer with its SDE
+  :mod:`~common.sde.adamw`, :mod:`~common.sde.distributed`, :mod:`~common.sde.dp`:
+  each optimizer with its SDE
 - :mod:`common.sde.registry`      the explicit registry of (optimizer, SDE) pairs
 - :mod:`common.sde.closed_forms`  stationary losses and trajectories on quadratics (NumPy)
 - :mod:`common.sde.scaling`       scaling rules and noise-scaling laws, as data

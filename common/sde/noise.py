@@ -200,9 +200,9 @@ class StudentT:
 
         ``jax.random.uniform`` draws U on a grid of spacing eps (2^-23 in float32), including 0;
         the draw U = 0 (probability eps) is moved to eps / 2, so the tail is cut at
-        |T| ~ sqrt(nu) (2 / eps)^(1/nu) (1.7e7 for nu = 1 in float32). Mapping it to the smallest
-        normal float instead gave |T| ~ 1e38^(1/nu), which overflows a quadratic's loss in float32
-        even for nu = 3 (one draw in ~8 million)."""
+        ``|T|`` ~ sqrt(nu) (2 / eps)^(1/nu) (1.7e7 for nu = 1 in float32). Mapping it to the
+        smallest normal float instead gave ``|T|`` ~ 1e38^(1/nu), which overflows a quadratic's
+        loss in float32 even for nu = 3 (one draw in ~8 million)."""
         shape = tuple(sample_shape) + (self.dim,)
         dtype = self.scale.dtype
         k_u, k_v = jax.random.split(key)

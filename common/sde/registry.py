@@ -28,7 +28,8 @@ class SDEPair:
 
     Attributes:
         name: label used in tables and figures.
-        optimizer, sde: the two classes (same constructor arguments).
+        optimizer: the discrete optimizer's class.
+        sde: the SDE's class (the same constructor arguments).
         noise_kind: ``"additive"`` or ``"dp"`` (module docstring).
         reference: arXiv id of the paper the SDE is from.
         tag: confidence of the SDE's form, from the notes ([derived]: reconstructed by the notes

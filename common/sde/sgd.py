@@ -18,8 +18,8 @@ the same key: on Gaussian noise the two simulations coincide draw for draw, a te
 finite covariance: Student-t noise with nu <= 2 raises (the SGD SDE is ill-defined there, while
 SGD itself runs and blows up, compressed-sde claim C4).
 
-Quadratic closed form: stationary E f = eta tr(Sigma) / 4 (:func:`~common.sde.closed_forms.
-sgd_stationary_loss`).
+Quadratic closed form: stationary E f = eta tr(Sigma) / 4
+(:func:`~common.sde.closed_forms.sgd_stationary_loss`).
 """
 
 from __future__ import annotations

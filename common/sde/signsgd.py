@@ -17,7 +17,7 @@ Gaussian noise m = erf(Sigma^{-1/2} grad f / sqrt 2) (Corollary 3.3 [derived for
 m = 2 F_nu(grad f / scale) - 1 [derived], bounded for every nu > 0, so the SDE is well defined even
 with infinite variance (claim C4). The noise sign is immaterial in law.
 
-Small-SNR ("phase 3", |Y| < 1 with Y = Sigma^{-1/2} grad f / sqrt 2, elementwise) linearisation:
+Small-SNR ("phase 3", ``|Y| < 1`` with Y = Sigma^{-1/2} grad f / sqrt 2, elementwise) linearisation:
 m ~ 2 p(0) grad f / scale (2 p(0) = sqrt(2/pi) for Gaussian noise), which gives the quadratic
 stationary loss eta tr(Sigma^{1/2}) / (4 * 2 p(0)) = eta sqrt(pi/2) tr(Sigma^{1/2}) / 4 (Gaussian;
 :func:`~common.sde.closed_forms.signsgd_stationary_loss`) [derived].
@@ -102,8 +102,8 @@ def signsgd_phase(grad, noise) -> jax.Array:
     """Elementwise phase of SignSGD (Lemma 3.4 [secondary thresholds]): 1, 2 or 3.
 
     With Y = grad / (sqrt 2 scale) (Sigma^{-1/2} grad f / sqrt 2 for Gaussian noise): phase 1 if
-    |Y| > 3/2 (SignGD, noise negligible), 2 if 1 < |Y| <= 3/2, 3 if |Y| <= 1 (small SNR, the
-    linearised SDE). The thresholds are elementwise (notes, pitfall 6).
+    ``|Y| > 3/2`` (SignGD, noise negligible), 2 if ``1 < |Y| <= 3/2``, 3 if ``|Y| <= 1`` (small
+    SNR, the linearised SDE). The thresholds are elementwise (notes, pitfall 6).
     """
     y = jnp.abs(grad / (jnp.sqrt(2.0) * noise.scale))
     return jnp.where(y > 1.5, 1, jnp.where(y > 1.0, 2, 3))

@@ -78,9 +78,9 @@ def test_fmt(value, text):
 def test_tables_escape_and_count():
     rec = {"id": "C1", "statement": "a | b", "where": "Fig. 1", "paper_reports": "x",
            "measured": "m", "status": "PASS", "reason": None, "notebook": "01_demo"}
-    md = format_markdown([rec], link="{notebook}.ipynb")
-    assert "a \\| b" in md and md.count("\n") == 2
-    assert "[01_demo](01_demo.ipynb)" in md
+    md = format_markdown([rec], link="{notebook}.ipynb")  # compact HTML: one block, one row
+    assert "a | b" in md and "\n\n" not in md and md.count('<tr class="claims-row') == 1
+    assert '<a href="01_demo.ipynb">01_demo</a>' in md
     assert format_plain([rec]).endswith("paper: 1 PASS, 0 FAIL, 0 REPORT")
 
 
@@ -209,7 +209,7 @@ def test_kinds_are_counted_apart(scratch_repo, results_dir):
     c.check("C2", "identity error", 0.0, "<", 1e-12)
     text = format_plain(c.records())
     assert text.endswith("paper: 1 PASS, 0 FAIL, 0 REPORT · invariant: 1 PASS, 0 FAIL, 0 REPORT")
-    assert "| invariant |" in format_markdown(c.records())
+    assert "<td>invariant</td>" in format_markdown(c.records())
 
 
 @pytest.mark.parametrize("extra,match", [
@@ -243,3 +243,12 @@ def test_interval_values_are_printed_with_their_interval(paper, results_dir):
     from common.metrics.stats import Interval
 
     assert fmt(Interval(0.5, 0.25, 0.75, 0.95, 4)) == "0.5 [0.25, 0.75] (95% CI, n=4)"
+
+
+def test_margin_text_reads_margins_back_from_json():
+    from common.project.claims import margin_text
+
+    text = margin_text({"abs": "inf", "rel": None, "in_spread": "inf"})
+    assert text == "+inf (abs), +inf x spread"
+    assert margin_text({"abs": -0.5, "rel": "-inf", "in_spread": None}).startswith("-inf")
+    assert margin_text(None) == "n/a"

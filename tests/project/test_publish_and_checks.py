@@ -168,7 +168,7 @@ def test_the_summary_merges_the_claims_of_every_notebook_on_disk(scratch_repo, c
         {"notebook": "02_more", "ran": "2026-01-02T03:04:05Z", "this_command": False,
          "claims": 1}]
     md = (scratch_repo / "results/demo-paper/claims-cpu.md").read_text()
-    assert "02_more" in md and "**C2**" in md and "2026-01-02T03:04:05Z" in md
+    assert "02_more" in md and "<strong>C2</strong>" in md and "2026-01-02T03:04:05Z" in md
     out = capsys.readouterr().out
     assert "02_more: ran 2026-01-02T03:04:05Z (an earlier command)" in out
     assert "01_demo: ran 2026-01-03T00:00:00Z (this command)" in out

@@ -279,7 +279,7 @@ def test_running_one_notebook_keeps_the_others_in_the_summary(scratch_repo):
         ("01_demo", True), ("02_more", False)]
     assert "02_more: ran " in out.stdout and "(an earlier command)" in out.stdout
     md = (scratch_repo / "results/demo-paper/claims-cpu.md").read_text()
-    assert "**C1**" in md and "**C2**" in md
+    assert "<strong>C1</strong>" in md and "<strong>C2</strong>" in md  # compact claims table
 
 
 def test_a_killed_run_leaves_a_staging_folder_that_the_next_run_removes(scratch_repo):
