@@ -220,7 +220,7 @@ COMPRESSORS = {"identity": Identity, "rand_k": RandK, "bernoulli": Bernoulli, "q
 
 def omega_table(compressors, x: torch.Tensor, num_samples: int, seed: int = 0) -> list[dict]:
     """For each compressor: its ``omega(d)`` and the Monte Carlo E||C(x) - x||^2 / ||x||^2 over
-    ``num_samples`` draws (with its standard error) and the largest |mean C(x)_j - x_j| in
+    ``num_samples`` draws (with its standard error) and the largest ``|mean C(x)_j - x_j|`` in
     standard errors (unbiasedness)."""
     x = x.to(torch.float64)
     d = x.numel()

@@ -122,7 +122,7 @@ def half_life(steps, mean, level: float) -> float:
 
 
 def relative_error(reference, other, start: int = 0, stop: int | None = None) -> float:
-    """Mean over records with ``start <= step < stop`` of |E f_ref - E f_other| / E f_ref.
+    """Mean over records with ``start <= step < stop`` of ``|E f_ref - E f_other| / E f_ref``.
 
     The notes' "mean relative trajectory error" (adaptive-sde notes s.5, compressed-sde notes),
     on the path means of two trajectories recorded at the same steps. Pass ``start=1`` to leave

@@ -17,8 +17,9 @@ The process is a pytree argument of the compiled function: changing a hyperparam
 scale) reuses the compiled code; changing a shape, ``num_steps``, ``num_paths``, the process type
 or a static field recompiles. Pass ``observe`` as a module-level function (a fresh ``lambda`` per
 call recompiles each time). :func:`simulate_many` compiles several processes as one program,
-which on CPU costs far less than compiling them one by one; :func:`simulate_grid` ``vmap``s it over
-configurations that differ only in array values (a whole sweep, one program, NumPy results).
+which on CPU costs far less than compiling them one by one; :func:`simulate_grid` maps it
+(``jax.vmap``) over configurations that differ only in array values (a whole sweep, one
+program, NumPy results).
 
 The statistics of a trajectory (Monte Carlo windows, stationary levels, tracking errors) are
 :mod:`common.metrics.trajectory`, shared with the torch simulations.
@@ -166,7 +167,7 @@ def _numpy(traj: Trajectory) -> Trajectory:
 
 
 def simulate_grid(configs, x0, keys_per_config, **kw) -> list[tuple[Trajectory, ...]]:
-    """:func:`common.simulate_many` for several configurations of the same processes.
+    """:func:`simulate_many` for several configurations of the same processes.
 
     ``configs`` is a list of process tuples that differ only in array values (noise scales,
     step sizes, weight decay; not in types, shapes or static fields). They are stacked and the
