@@ -90,7 +90,7 @@ class VIRun:
 
 def run_vi(step: VIStep | str, estimator, q0: SqrtGaussian, lr: float, num_steps: int, *,
            stop_below: float | None = None, monitor=None, eval_every: int = 1,
-           max_increase: float = 1e8) -> VIRun:
+           max_increase: float = 1e8, patience: int | None = None, trace=None) -> VIRun:
     """Run ``step`` for at most ``num_steps`` iterations from ``q0`` with step size ``lr``.
 
     Args:
@@ -103,6 +103,11 @@ def run_vi(step: VIStep | str, estimator, q0: SqrtGaussian, lr: float, num_steps
         monitor: a deterministic estimator for ``F`` (default: ``estimator``'s own value).
         eval_every: record ``F`` every this many iterations (with a monitor).
         max_increase: divergence threshold on ``F - F_0`` relative to ``max(1, |F_0|)``.
+        patience: stop a run whose lowest ``F`` has not decreased over this many recorded
+            evaluations (``extra["stalled"] = True``: it neither converges nor diverges, e.g. a
+            period-2 oscillation); ``None`` runs to the budget.
+        trace: ``trace(q) -> value`` stored at every recorded iteration in
+            ``extra["trace"]`` (e.g. the means of a 2-D path).
     """
     spec = get_step(step)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -111,13 +116,15 @@ def run_vi(step: VIStep | str, estimator, q0: SqrtGaussian, lr: float, num_steps
         raise ValueError(f"num_steps={num_steps!r}: a non-negative integer")
     if not isinstance(eval_every, int) or eval_every < 1:
         raise ValueError(f"eval_every={eval_every!r}: a positive integer")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience={patience!r}: a positive integer or None")
     if eval_every > 1 and monitor is None:
         raise ValueError("eval_every > 1 needs a monitor estimator")
     t0 = time.perf_counter()
     state = spec.init(q0)
-    at, values = [], []
-    diverged, reason, last_q = False, "", None
-    limit = None
+    at, values, traced = [], [], []
+    diverged, reason, last_q, stalled = False, "", None, False
+    limit, lowest, since_lowest = None, math.inf, 0
     t = 0
     while True:
         try:
@@ -132,8 +139,18 @@ def run_vi(step: VIStep | str, estimator, q0: SqrtGaussian, lr: float, num_steps
                     raise Diverged(f"F = {F:.3g} (not finite or above the divergence limit)")
                 at.append(t)
                 values.append(F)
+                if trace is not None:
+                    traced.append(trace(q))
                 if stop_below is not None and F <= stop_below:
                     last_q = q
+                    break
+                if F < lowest:
+                    lowest, since_lowest = F, 0
+                else:
+                    since_lowest += 1
+                if patience is not None and since_lowest >= patience:
+                    last_q, stalled = q, True
+                    reason = f"stalled: no new lowest F in {patience} evaluations"
                     break
             last_q = q
             if t >= num_steps:
@@ -144,7 +161,8 @@ def run_vi(step: VIStep | str, estimator, q0: SqrtGaussian, lr: float, num_steps
             diverged, reason = True, str(exc)
             break
     return VIRun(spec.name, float(lr), np.asarray(at, dtype=int), np.asarray(values),
-                 diverged, reason, last_q, t, time.perf_counter() - t0)
+                 diverged, reason, last_q, t, time.perf_counter() - t0,
+                 {"stalled": stalled, **({"trace": traced} if trace is not None else {})})
 
 
 @dataclass

@@ -122,3 +122,20 @@ def test_small_srvn_steps_follow_the_sr_flow():
         errs.append(float((q.mean - flow.mean).abs().max() + (q.chol - flow.chol).abs().max()))
     # forward Euler: first order in the step
     assert errs[1] / errs[0] == pytest.approx(0.5, abs=0.1)
+
+
+def test_patience_stops_a_run_that_no_longer_improves():
+    from common.vi import Expectations
+
+    d = 2
+    eye = torch.eye(d, dtype=torch.float64)
+    q0 = SqrtGaussian(torch.zeros(d, dtype=torch.float64), eye)
+
+    def frozen(q):  # the optimum of V = ||theta||^2 / 2 at q0 = N(0, I): nothing moves
+        return Expectations(torch.tensor(1.0, dtype=torch.float64), q.mean * 0, eye)
+
+    run = run_vi("SR-VN", frozen, q0, 0.5, 5000, patience=50, stop_below=-1e9)
+    assert run.extra["stalled"] and not run.diverged and run.num_iterations == 50
+    assert run.iterations_to(-1e9) == -1
+    with pytest.raises(ValueError, match="patience"):
+        run_vi("SR-VN", frozen, q0, 0.1, 5, patience=0)
