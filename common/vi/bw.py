@@ -29,11 +29,14 @@ __all__ = ["BWState", "bw_init", "bw_direction", "bw_update", "bw_gaussian"]
 
 
 class BWState(NamedTuple):
+    """BW-GD's coordinates: the mean ``m`` and the covariance ``Sigma``."""
+
     mean: torch.Tensor
     cov: torch.Tensor
 
 
 def bw_init(q: SqrtGaussian) -> BWState:
+    """The BW-GD state of ``q``: its mean and covariance ``Sigma = C C^T``."""
     return BWState(q.mean.clone(), q.chol @ q.chol.T)
 
 

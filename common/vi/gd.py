@@ -33,11 +33,14 @@ __all__ = ["GDState", "gd_init", "gd_direction", "gd_update", "gd_gaussian"]
 
 
 class GDState(NamedTuple):
+    """GD's coordinates: the mean ``m`` and the lower-triangular factor ``C``."""
+
     mean: torch.Tensor
     chol: torch.Tensor
 
 
 def gd_init(q: SqrtGaussian) -> GDState:
+    """The GD state of ``q``: its mean and Cholesky-like factor (copies)."""
     return GDState(q.mean.clone(), q.chol.clone())
 
 

@@ -46,11 +46,14 @@ __all__ = ["SRVNState", "srvn_init", "srvn_direction", "srvn_update", "srvn_gaus
 
 
 class SRVNState(NamedTuple):
+    """SR-VN's coordinates: the mean ``m`` and the lower-triangular factor ``C``."""
+
     mean: torch.Tensor
     chol: torch.Tensor
 
 
 def srvn_init(q: SqrtGaussian) -> SRVNState:
+    """The SR-VN state of ``q``: its mean and Cholesky-like factor (copies)."""
     return SRVNState(q.mean.clone(), q.chol.clone())
 
 

@@ -31,11 +31,14 @@ __all__ = ["VNState", "vn_init", "vn_direction", "vn_update", "vn_gaussian"]
 
 
 class VNState(NamedTuple):
+    """VN's coordinates: the mean ``m`` and the precision ``S``."""
+
     mean: torch.Tensor
     precision: torch.Tensor
 
 
 def vn_init(q: SqrtGaussian) -> VNState:
+    """The VN state of ``q``: its mean and precision ``S = (C C^T)^{-1}``."""
     return VNState(q.mean.clone(), torch.cholesky_inverse(q.chol))
 
 
