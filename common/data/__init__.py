@@ -1,6 +1,7 @@
 """Datasets: verified downloads, MNIST / Fashion-MNIST idx files, Tiny Shakespeare, scikit-learn
 sets and synthetic generators. See :mod:`common.data.download` for where files are looked up."""
 
+from common.data.binary import BINARY_TASKS, binary_task, standardize_with_intercept
 from common.data.download import (
     DataIntegrityError,
     DataUnavailableError,
@@ -48,5 +49,6 @@ __all__ = [
     "logistic_regression",
     "shifted_wishart_quadratic", "spiked_psd_matrix", "load_diabetes_standardized",
     "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
-    "sample_batch", "IMDB", "load_imdb",
+    "sample_batch", "IMDB", "load_imdb", "BINARY_TASKS", "binary_task",
+    "standardize_with_intercept",
 ]

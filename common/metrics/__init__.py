@@ -6,12 +6,15 @@
                                     Monte Carlo windows, stationary levels, half-lives, tracking
                                     errors, log-log slopes, crossings, the parabolic best step size
 - :mod:`common.metrics.multitask`   worst-task and average accuracy, Delta-m%
+- :mod:`common.metrics.rates`       log-linear convergence-rate fits (slope, R^2, bootstrap
+                                    interval) and contraction ratios of optimality gaps
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
 - :data:`METRICS` the registry of scalar metrics (name -> function), one line per metric
 """
 
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
+from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
 from common.metrics.stability import (
     DIVERGENCE_THRESHOLD,
     diverged,
@@ -52,5 +55,5 @@ __all__ = [
     "bootstrap_ci", "mean_ci", "paired_ci", "paired_ratio_ci", "worst_task_accuracy",
     "average_accuracy", "delta_m_percent", "Paths", "best_lr", "crossing", "half_life",
     "loglog_slope", "relative_error", "stationary_level", "window", "window_median",
-    "window_table", "METRICS",
+    "window_table", "METRICS", "RateFit", "contraction_ratio", "log_linear_fit",
 ]
