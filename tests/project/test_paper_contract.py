@@ -17,6 +17,15 @@ def test_there_are_papers():
     assert "ngn-m" in PAPERS
 
 
+def test_bibliography_parses_and_cites_each_paper_once():
+    """A brace lost in a merge breaks the whole book build (sphinxcontrib-bibtex); catch it here."""
+    pybtex = pytest.importorskip("pybtex.database")
+    bib = pybtex.parse_file(str(REPO / "book" / "references.bib"))  # raises on a syntax error
+    keys = [load_paper(s).bibtex for s in PAPERS]
+    missing = [k for k in keys if k not in bib.entries]
+    assert not missing, f"paper.yml bibtex keys missing from book/references.bib: {missing}"
+
+
 @pytest.mark.parametrize("slug", PAPERS)
 def test_paper_yml_validates(slug):
     paper = load_paper(slug)
