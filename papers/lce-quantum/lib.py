@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from common.experiment import Config, derive_seed, param, sweep
+from common.metrics import loglog_slope  # re-exported: notebook 02 fits m ~ N^slope
 from common.metrics.stats import bootstrap_ci
 from common.quantum import (
     ANSATZE,
@@ -326,11 +327,6 @@ def truncation_curves(n_values, eps: float, n_exact: int, seed: int = 7,
         rows.append({"N": n, "D": d, "sigma": "0", "l1": 0.0, "official_draw": True,
                      "m": truncation_order_official(0.0, eps), "m_exact": 1})
     return pd.DataFrame(rows)
-
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
-    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
 
 def m_scatter(l1_mean: float, l1_sd: float, eps: float) -> float:
