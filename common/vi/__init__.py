@@ -16,7 +16,6 @@ Reference: Kumar, Möllenhoff, Khan, Lucchi, "Optimization Guarantees for Square
 Natural-Gradient Variational Inference", TMLR 2025, arXiv 2507.07853.
 """
 
-from common.vi._base import Diverged
 from common.vi.expectations import Estimator, Expectations
 from common.vi.flows import FLOWS, Flow, FlowPath, integrate_flow
 from common.vi.gaussian import (
@@ -35,6 +34,7 @@ from common.vi.gaussian import (
     unvech,
     vech,
 )
+from common.vi.guards import Diverged
 from common.vi.monte_carlo import HESSIAN_ESTIMATORS, MonteCarlo, bonnet_hessian, price_hessian
 from common.vi.potentials import (
     LIKELIHOODS,

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from common.vi._base import Diverged
 from common.vi.bw import bw_direction
 from common.vi.gaussian import DTYPE, SqrtGaussian, entropy, unvech, vech
 from common.vi.gd import gd_direction
+from common.vi.guards import Diverged
 from common.vi.srvn import srvn_direction
 from common.vi.vn import vn_direction
 

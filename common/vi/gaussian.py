@@ -121,8 +121,8 @@ def covariance(q: SqrtGaussian) -> torch.Tensor:
 
 
 def entropy(q: SqrtGaussian) -> torch.Tensor:
-    """``sum_i log C_ii + (d/2)(1 + log 2 pi)`` (|C_ii| for a factor whose diagonal flipped sign:
-    ``C C^T`` is the same covariance)."""
+    """``sum_i log C_ii + (d/2)(1 + log 2 pi)`` (``|C_ii|`` for a factor whose diagonal flipped
+    sign: ``C C^T`` is the same covariance)."""
     d = q.dim
     return torch.log(torch.diagonal(q.chol).abs()).sum() + 0.5 * d * (1.0 + math.log(2 * math.pi))
 

@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 import torch
 
-from common.vi._base import Diverged, require_finite
 from common.vi.expectations import Expectations
 from common.vi.gaussian import SqrtGaussian
+from common.vi.guards import Diverged, require_finite
 
 __all__ = ["GDState", "gd_init", "gd_direction", "gd_update", "gd_gaussian"]
 

@@ -29,7 +29,9 @@ class VIStep:
 
     Attributes:
         name: label in tables and figures.
-        init, update, gaussian: see the module docstring.
+        init: ``init(q0) -> state`` (see the module docstring).
+        update: ``update(state, expectations, lr) -> state``.
+        gaussian: ``gaussian(state) -> SqrtGaussian``, the iterate as a distribution.
         geometry: the metric the step descends in.
         reference: arXiv id of the method; ``notes``: departures and caveats.
     """

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.vi._base import Diverged
 from common.vi.gaussian import SqrtGaussian, entropy
+from common.vi.guards import Diverged
 from common.vi.registry import VIStep, get_step
 
 __all__ = ["VIRun", "run_vi", "StepGrid", "step_grid", "first_below"]

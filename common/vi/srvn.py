@@ -38,9 +38,9 @@ from typing import NamedTuple
 
 import torch
 
-from common.vi._base import Diverged, require_finite
 from common.vi.expectations import Expectations
 from common.vi.gaussian import SqrtGaussian, tril_half
+from common.vi.guards import Diverged, require_finite
 
 __all__ = ["SRVNState", "srvn_init", "srvn_direction", "srvn_update", "srvn_gaussian"]
 

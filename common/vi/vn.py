@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 import torch
 
-from common.vi._base import Diverged, require_finite
 from common.vi.expectations import Expectations
 from common.vi.gaussian import SqrtGaussian
+from common.vi.guards import Diverged, require_finite
 
 __all__ = ["VNState", "vn_init", "vn_direction", "vn_update", "vn_gaussian"]
 
