@@ -26,6 +26,16 @@ from common.models import DeepLinear, ResidualLinear
 DT = torch.float64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny float64 products run fastest on one thread (and do not oversubscribe the cores
+    that pytest-xdist's workers share)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _gen(seed):
     return torch.Generator().manual_seed(seed)
 
