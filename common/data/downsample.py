@@ -11,16 +11,24 @@ ones (the covariance of raw 28 x 28 MNIST is singular).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch is imported where it is used: importing common.data stays light
+    import torch
 
 __all__ = ["avg_pool_downsample"]
 
 
-def avg_pool_downsample(images, size: int, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def avg_pool_downsample(images, size: int, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Images ``(N, H, W)`` or ``(N, C, H, W)`` (NumPy or torch, any numeric dtype) averaged to
-    ``(N, size, size)`` or ``(N, C, size, size)``, as a ``dtype`` tensor (values not rescaled)."""
+    ``(N, size, size)`` or ``(N, C, size, size)``, as a ``dtype`` tensor (default float64; values
+    not rescaled)."""
+    import torch
+    import torch.nn.functional as F
+
+    dtype = torch.float64 if dtype is None else dtype
     x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))
     if x.ndim not in (3, 4):
         raise ValueError(f"images must be (N, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")

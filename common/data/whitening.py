@@ -21,9 +21,10 @@ Computations are in float64.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: importing common.data stays light
+    import torch
 
 __all__ = ["ZCA", "zca_fit", "zca_apply", "zca_whiten"]
 
@@ -37,6 +38,8 @@ class ZCA(NamedTuple):
 
 
 def _as_matrix(X, name: str = "X") -> torch.Tensor:
+    import torch
+
     X = torch.as_tensor(X)
     if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D array (n, d) with n >= 2 samples, got shape "
@@ -53,6 +56,8 @@ def zca_fit(X, eps: float = 1e-5, *, center: bool = True) -> ZCA:
     With ``eps = 0`` a singular covariance (``n <= d``, constant pixels) raises: whitening it
     would divide by zero.
     """
+    import torch
+
     X = _as_matrix(X)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
         raise ValueError(f"eps={eps!r}: a non-negative number (eigenvalue regulariser)")
