@@ -7,7 +7,7 @@ A Gauss-Newton matrix :math:`G_O = J^\top J / n` is rank-deficient, so its condi
 
 as in Zhao, Singh and Lucchi (arXiv 2411.02139, NeurIPS 2024). Which eigenvalues count as nonzero
 is a *rule the caller states*: an analytic rank (known for deep linear networks,
-:func:`common.metrics.curvature.linear_net.linear_gn_rank`) or a relative tolerance
+:func:`common.metrics.curvature.linear_gn_rank`) or a relative tolerance
 :math:`\lambda > \text{rtol}\cdot\lambda_{\max}`. The paper notes that :math:`\kappa` is very
 sensitive to that choice after training; :func:`rank_sensitivity` shows it.
 

@@ -1,7 +1,7 @@
 r"""Deep linear networks (plain and residual) with Kaiming-normal initialisation.
 
 :class:`DeepLinear` is :math:`f(x) = W_L \cdots W_1 x` (no biases), the model whose Gauss-Newton
-matrix has the closed forms of :mod:`common.metrics.curvature.linear_net`.
+matrix has the closed forms of :mod:`common.metrics.curvature`.
 :class:`ResidualLinear` is the square residual network :math:`f(x) = \prod_l (I + \beta W_l)\,x`
 (layer ``l`` maps :math:`h \mapsto h + \beta W_l h`); it is the linear network with effective
 weights :math:`I + \beta W_l` (:meth:`ResidualLinear.effective_weights`), and since

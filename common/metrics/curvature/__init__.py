@@ -1,12 +1,12 @@
 """Curvature of neural networks: the Gauss-Newton matrix, its spectrum and conditioning.
 
-- :mod:`.jacobian`    per-sample and batch-function Jacobians (``torch.func``)
-- :mod:`.spectrum`    the Gauss-Newton matrix, its nonzero spectrum (through the smaller Gram)
+- ``jacobian``        per-sample and batch-function Jacobians (``torch.func``)
+- ``spectrum``        the Gauss-Newton matrix, its nonzero spectrum (through the smaller Gram)
 - :mod:`common.metrics.conditioning` (re-exported here) the pseudo-condition number with an
                       explicit rank rule, rank sensitivity
-- :mod:`.linear_net`  closed forms for deep linear networks (Kronecker form, rank), the Weyl
+- ``linear_net``      closed forms for deep linear networks (Kronecker form, rank), the Weyl
                       bound of Zhao, Singh and Lucchi (arXiv 2411.02139) and its loose variant
-- :mod:`.lanczos`     Gauss-Newton-vector products and Lanczos (SciPy ``eigsh``) for models too
+- ``lanczos``         Gauss-Newton-vector products and Lanczos (SciPy ``eigsh``) for models too
                       large for dense matrices
 
 The single implementation of every curvature quantity in the project.

@@ -71,7 +71,7 @@ def gn_operators(model: nn.Module, X: torch.Tensor, *, chunk_size: int | None = 
                  params: dict[str, torch.Tensor] | None = None,
                  param_mask: dict[str, torch.Tensor] | None = None) -> GNOperators:
     """The products :math:`v \\mapsto J^\\top J v / n` and :math:`u \\mapsto J J^\\top u / n` of
-    ``model`` on the batch ``X`` (rows of ``J`` sample-major, as in :mod:`.jacobian`).
+    ``model`` on the batch ``X`` (rows of ``J`` sample-major, as in :func:`per_sample_jacobian`).
 
     ``chunk_size`` (samples per chunk) bounds memory for models without batch coupling.
     ``param_mask`` (``{name: 0/1 tensor}``, e.g. pruning masks) restricts the parameters to the
