@@ -11,6 +11,7 @@ from common.data.download import (
     sha256_file,
     verify_file,
 )
+from common.data.downsample import avg_pool_downsample
 from common.data.idx import (
     FASHION_MNIST,
     FASHION_MNIST_MEAN,
@@ -40,6 +41,7 @@ from common.data.text import (
     load_tiny_shakespeare,
     sample_batch,
 )
+from common.data.whitening import ZCA, zca_apply, zca_fit, zca_whiten
 
 __all__ = [
     "DataIntegrityError", "DataUnavailableError", "Resource", "copy_into_data_dir", "fetch",
@@ -50,5 +52,6 @@ __all__ = [
     "shifted_wishart_quadratic", "spiked_psd_matrix", "load_diabetes_standardized",
     "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
     "sample_batch", "IMDB", "load_imdb", "BINARY_TASKS", "binary_task",
-    "standardize_with_intercept",
+    "standardize_with_intercept", "avg_pool_downsample", "ZCA", "zca_fit", "zca_apply",
+    "zca_whiten",
 ]

@@ -10,9 +10,14 @@
                                     interval) and contraction ratios of optimality gaps
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
+- :mod:`common.metrics.conditioning` the pseudo-condition number with an explicit rank rule
+- :mod:`common.metrics.curvature`   Gauss-Newton matrices from Jacobians (torch.func), their
+                                    nonzero spectrum, condition numbers with an explicit rank
+                                    rule, deep-linear closed forms and bounds, Lanczos
 - :data:`METRICS` the registry of scalar metrics (name -> function), one line per metric
 """
 
+from common.metrics.conditioning import numerical_rank, pseudo_condition_number
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
 from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
 from common.metrics.stability import (
@@ -48,6 +53,7 @@ METRICS = {
     "crossing": crossing,
     "best_lr": best_lr,
     "delta_m_percent": delta_m_percent,
+    "pseudo_condition_number": pseudo_condition_number,
 }
 
 __all__ = [
@@ -56,4 +62,5 @@ __all__ = [
     "average_accuracy", "delta_m_percent", "Paths", "best_lr", "crossing", "half_life",
     "loglog_slope", "relative_error", "stationary_level", "window", "window_median",
     "window_table", "METRICS", "RateFit", "contraction_ratio", "log_linear_fit",
+    "pseudo_condition_number", "numerical_rank",
 ]

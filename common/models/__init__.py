@@ -2,8 +2,12 @@
 
 from common.models.cnn import MnistCNN
 from common.models.gpt import GPT, GPTConfig
+from common.models.linear_net import DeepLinear, ResidualLinear, gaussian_init_
 from common.models.mlp import MLP
 from common.models.objectives import LeastSquares, Quadratic, Quartic, Rosenbrock
+from common.models.pruning import apply_masks, magnitude_masks, prunable_names
+from common.models.resnet import CifarResNet, resnet20
 
 __all__ = ["MnistCNN", "GPT", "GPTConfig", "MLP", "LeastSquares", "Quadratic", "Quartic",
-           "Rosenbrock"]
+           "Rosenbrock", "DeepLinear", "ResidualLinear", "gaussian_init_", "apply_masks",
+           "magnitude_masks", "prunable_names", "CifarResNet", "resnet20"]
