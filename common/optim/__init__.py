@@ -5,6 +5,12 @@
 - :mod:`common.optim.sgdm`    SGD, and SGD with momentum as torch computes it (EMA, heavy ball)
 - :mod:`common.optim.signsgd` SignSGD and Signum
 - :mod:`common.optim.adam`    Adam (coupled L2 weight decay) and AdamW (decoupled)
+- :mod:`common.optim.scion`   Scion and ScionLight (stochastic conditional gradient with LMOs)
+- :mod:`common.optim.lmo`     the layer-wise norms and their LMOs (Spectral, Sign, ColNorm, ...)
+- :mod:`common.optim.newton_schulz` Newton-Schulz orthogonalisation and the exact polar factor
+- :mod:`common.optim.muon`    Muon (as torch.optim.Muon, float32 Newton-Schulz by default)
+- :mod:`common.optim.wsd`     the warmup-stable-decay step-size schedule (28 % warm-down)
+- :mod:`common.optim.scaling` batch-size scaling rules (BST, square root, fixed) and their bound
 - :mod:`common.optim.batched` a whole step-size grid of one optimizer as one batched run
 - :mod:`common.optim.registry` the explicit registry used by sweeps and conformance tests
 
@@ -16,6 +22,19 @@ A method that also has an SDE model keeps the same name in both registries: the 
 from common.optim._tree import apply_updates, tree_sq_norm
 from common.optim.adam import Adam, AdamState, AdamW, adam_init, adam_update, adamw_update
 from common.optim.adapter import FunctionalOptimizer
+from common.optim.lmo import (
+    LMOS,
+    Auto,
+    BiasRMS,
+    ColNorm,
+    RowNorm,
+    Sign,
+    Spectral,
+    SpectralConv,
+    get_lmo,
+)
+from common.optim.muon import Muon, MuonState, muon_init, muon_update
+from common.optim.newton_schulz import NS5_COEFFICIENTS, newton_schulz, polar_svd
 from common.optim.ngn import (
     NGN,
     NGNM,
@@ -31,6 +50,15 @@ from common.optim.ngn import (
 )
 from common.optim.ngn_md import NGNMD, NGNMDState, ngn_d_update, ngn_md_init, ngn_md_update
 from common.optim.registry import OPTIMIZERS, OptimizerSpec, get, make_torch
+from common.optim.scaling import RULES, ScalingRule, restart_stages, transfer
+from common.optim.scion import (
+    Scion,
+    ScionLight,
+    ScionState,
+    scion_dual_norm,
+    scion_init,
+    scion_update,
+)
 from common.optim.sgdm import (
     FORMS,
     SGDMState,
@@ -51,6 +79,7 @@ from common.optim.signsgd import (
     signum_init,
     signum_update,
 )
+from common.optim.wsd import WSD_DECAY_FRACTION, WarmupStableDecay
 
 __all__ = [
     "apply_updates", "tree_sq_norm", "FunctionalOptimizer", "NGN", "NGNM", "NGNMState",
@@ -60,4 +89,9 @@ __all__ = [
     "sgdm_init", "sgdm_torch", "sgdm_update", "SGDState", "sgd_init", "sgd_update", "Adam",
     "AdamState", "AdamW", "adam_init", "adam_update", "adamw_update", "SignSGD", "SignSGDState",
     "Signum", "SignumState", "signsgd_init", "signsgd_update", "signum_init", "signum_update",
+    "LMOS", "Auto", "BiasRMS", "ColNorm", "RowNorm", "Sign", "Spectral", "SpectralConv", "get_lmo",
+    "Muon", "MuonState", "muon_init", "muon_update", "NS5_COEFFICIENTS", "newton_schulz",
+    "polar_svd", "RULES", "ScalingRule", "restart_stages", "transfer", "WSD_DECAY_FRACTION",
+    "WarmupStableDecay", "Scion", "ScionLight", "ScionState", "scion_dual_norm",
+    "scion_init", "scion_update",
 ]

@@ -14,6 +14,7 @@ from functools import partial
 import torch
 
 from common.optim.adam import AdamW, adam_init, adam_update, adamw_update
+from common.optim.muon import Muon, muon_init, muon_update
 from common.optim.ngn import (
     NGN,
     NGNM,
@@ -25,6 +26,7 @@ from common.optim.ngn import (
     ngn_update,
 )
 from common.optim.ngn_md import NGNMD, ngn_d_update, ngn_md_init, ngn_md_update
+from common.optim.scion import Scion, scion_init, scion_update
 from common.optim.sgdm import sgd_init, sgd_update, sgdm_init, sgdm_torch, sgdm_update
 from common.optim.signsgd import (
     SignSGD,
@@ -120,6 +122,23 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "NGN-MDv2", ngn_md_init, partial(ngn_md_update, version="v2"),
         lambda params, c: NGNMD(params, c=c, version="v2"), "c", True,
         "arXiv 2508.15071 (Algorithm 2, lines 8-9)", "per-coordinate step [reconstructed]"),
+    "Scion": OptimizerSpec(
+        "Scion", scion_init, scion_update,
+        lambda params, lr: Scion(params, lr=lr, momentum=0.1), "lr", False,
+        "arXiv 2502.07529 (Algorithm 1, constrained); arXiv 2603.21191 (Algorithm 1)",
+        "lr = beta (step), scale = eta = 1 (radius), momentum = alpha = 0.1 (= usual 0.9), "
+        "norm 'Auto' (Spectral for matrices, BiasRMS for vectors); NS5 in float32",
+        {"momentum": 0.1}),
+    "Scion (unconstrained)": OptimizerSpec(
+        "Scion (unconstrained)", scion_init, scion_update,
+        lambda params, lr: Scion(params, lr=lr, momentum=0.1, unconstrained=True), "lr", False,
+        "arXiv 2502.07529 (Algorithm 1, unconstrained)",
+        "as 'Scion' without the (1 - beta) shrinkage", {"momentum": 0.1, "unconstrained": True}),
+    "Muon": OptimizerSpec(
+        "Muon", muon_init, muon_update, lambda params, lr: Muon(params, lr=lr), "lr", False,
+        "https://kellerjordan.github.io/posts/muon/ (torch.optim.Muon)",
+        "momentum 0.95 (Nesterov), weight decay 0.1, NS5 in float32 (torch: bfloat16); "
+        "non-matrix tensors read as (shape[0], -1) matrices (torch raises)"),
     "NGN-D": OptimizerSpec(
         "NGN-D", ngn_md_init, ngn_d_update, None, "c", True, "arXiv 2508.15071 (Algorithm 3)",
         "NGN-MD v2 with beta1 = 0; functional only"),
