@@ -1,8 +1,17 @@
 """A tiny GPT (decoder-only Transformer) for character-level language modelling.
 
-Pre-LayerNorm blocks of causal multi-head self-attention and a 4x GELU MLP, learned positional
-embeddings, the output head tied to the token embedding (as nanoGPT). Small enough to train on a
-CPU in seconds at ``d_model = 64``; the same class scales to the papers' sizes.
+Pre-norm blocks of causal multi-head self-attention and a 4x MLP, the output head tied to the
+token embedding (as nanoGPT). Small enough to train on a CPU in seconds at ``d_model = 64``; the
+same class scales to the papers' sizes.
+
+The defaults are nanoGPT's: LayerNorm with gain and bias, learned positional embeddings, GELU,
+biases in every linear layer. Four options (tables below, one entry per choice) give the
+modded-nanogpt model that the Scion papers train (Pethick et al., arXiv 2502.07529; Islamov et al.,
+arXiv 2603.21191, App. A): ``norm="rms"`` (parameter-free RMSNorm, ``x / sqrt(mean(x^2) + eps)``),
+``position="rope"`` (rotary embeddings on queries and keys, Su et al., arXiv 2104.09864, base
+10000, the two halves of each head rotated as pairs), ``activation="relu2"`` (``max(x, 0)^2``) and
+``bias=False``. :func:`scion_gpt_config` sets all four. Where we depart from modded-nanogpt: no
+QK-norm, no value embeddings or U-net skips, the head stays tied.
 """
 
 from __future__ import annotations
@@ -14,17 +23,81 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["GPTConfig", "GPT"]
+__all__ = ["GPTConfig", "GPT", "RMSNorm", "Rotary", "ReLUSquared", "NORMS", "ACTIVATIONS",
+           "POSITIONS", "scion_gpt_config"]
+
+
+class RMSNorm(nn.Module):
+    """Parameter-free RMSNorm over the last dimension: ``x / sqrt(mean(x^2) + eps)``
+    (modded-nanogpt's ``F.rms_norm(x, (d,))``, ``eps`` the dtype's machine epsilon)."""
+
+    def __init__(self, d_model: int, bias: bool = True):
+        super().__init__()
+        self.d_model = d_model
+
+    def forward(self, x):
+        """Normalise ``x`` (..., d_model)."""
+        return F.rms_norm(x, (self.d_model,))
+
+
+class ReLUSquared(nn.Module):
+    """``max(x, 0)^2``, the MLP activation of modded-nanogpt (So et al., arXiv 2109.08668)."""
+
+    def forward(self, x):
+        """Apply the activation elementwise."""
+        return F.relu(x).square()
+
+
+class Rotary(nn.Module):
+    """Rotary position embedding of queries or keys ``(B, heads, T, head_dim)``.
+
+    Frequencies ``theta_i = base^(-2i/head_dim)``, ``i < head_dim/2``; the pair
+    ``(x_i, x_{i + head_dim/2})`` at position ``t`` is rotated by the angle ``t theta_i``, so
+    ``<R_s q, R_t k>`` depends on ``t - s`` only (tested).
+    """
+
+    def __init__(self, head_dim: int, context: int, base: float = 10000.0):
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"head_dim={head_dim}: rotary embeddings need an even head dimension")
+        inv = base ** (-torch.arange(0, head_dim // 2, dtype=torch.float32) * 2 / head_dim)
+        angles = torch.outer(torch.arange(context, dtype=torch.float32), inv)
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x):
+        """Rotate ``x`` (..., T, head_dim) by the angles of positions ``0 .. T-1``."""
+        T = x.shape[-2]
+        cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+#: name -> ``factory(d_model, bias)`` of the normalisation layer.
+NORMS = {
+    "layer": lambda d, bias: nn.LayerNorm(d, bias=bias),
+    "rms": RMSNorm,
+}
+#: name -> the MLP activation module's factory.
+ACTIVATIONS = {"gelu": nn.GELU, "relu2": ReLUSquared}
+#: the ways positions enter the model: learned absolute embeddings or rotary (in attention).
+POSITIONS = ("learned", "rope")
 
 
 @dataclass(frozen=True)
 class GPTConfig:
+    """Shape and architecture of :class:`GPT` (defaults: nanoGPT; see the module docstring)."""
+
     vocab_size: int
     context: int = 64
     n_layer: int = 2
     n_head: int = 4
     d_model: int = 64
     dropout: float = 0.0
+    norm: str = "layer"
+    position: str = "learned"
+    activation: str = "gelu"
+    bias: bool = True
 
     def __post_init__(self):
         if self.d_model % self.n_head:
@@ -32,24 +105,42 @@ class GPTConfig:
         for name in ("vocab_size", "context", "n_layer", "n_head", "d_model"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
+        for name, allowed in (("norm", NORMS), ("activation", ACTIVATIONS),
+                              ("position", POSITIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r}: allowed are {sorted(allowed)}")
+        if self.position == "rope" and (self.d_model // self.n_head) % 2:
+            raise ValueError(f"position='rope' needs an even head dimension; d_model/n_head = "
+                             f"{self.d_model // self.n_head}")
+
+
+def scion_gpt_config(vocab_size: int, **kwargs) -> GPTConfig:
+    """The modded-nanogpt architecture of the Scion papers: RMSNorm without parameters, RoPE,
+    ReLU^2, no biases, tied head; ``kwargs`` set the sizes (``context``, ``n_layer``, ...)."""
+    return GPTConfig(vocab_size, **{"norm": "rms", "position": "rope", "activation": "relu2",
+                                    "bias": False, **kwargs})
 
 
 class _Block(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.n_head = cfg.n_head
-        self.ln1 = nn.LayerNorm(cfg.d_model)
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
-        self.ln2 = nn.LayerNorm(cfg.d_model)
-        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
-                                 nn.Linear(4 * cfg.d_model, cfg.d_model))
+        d, bias = cfg.d_model, cfg.bias
+        self.ln1 = NORMS[cfg.norm](d, bias)
+        self.qkv = nn.Linear(d, 3 * d, bias=bias)
+        self.proj = nn.Linear(d, d, bias=bias)
+        self.ln2 = NORMS[cfg.norm](d, bias)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d, bias=bias), ACTIVATIONS[cfg.activation](),
+                                 nn.Linear(4 * d, d, bias=bias))
+        self.rotary = (Rotary(d // cfg.n_head, cfg.context) if cfg.position == "rope"
+                       else nn.Identity())
         self.dropout = cfg.dropout
 
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k = self.rotary(q), self.rotary(k)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                            dropout_p=self.dropout if self.training else 0.0)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, C))
@@ -63,9 +154,10 @@ class GPT(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pos = nn.Embedding(cfg.context, cfg.d_model)
+        if cfg.position == "learned":
+            self.pos = nn.Embedding(cfg.context, cfg.d_model)
         self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.n_layer))
-        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.ln_f = NORMS[cfg.norm](cfg.d_model, cfg.bias)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.tok.weight  # weight tying
         self.apply(self._init)
@@ -86,7 +178,9 @@ class GPT(nn.Module):
         T = idx.shape[1]
         if T > self.cfg.context:
             raise ValueError(f"sequence length {T} exceeds the context {self.cfg.context}")
-        x = self.tok(idx) + self.pos(torch.arange(T, device=idx.device))
+        x = self.tok(idx)
+        if self.cfg.position == "learned":
+            x = x + self.pos(torch.arange(T, device=idx.device))
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.ln_f(x))
