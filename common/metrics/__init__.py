@@ -11,6 +11,8 @@
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
 - :mod:`common.metrics.conditioning` the pseudo-condition number with an explicit rank rule
+- :mod:`common.metrics.geometry`    empirical constants in a norm from logged scalars: smoothness
+                                    L, the mu-KL slope (Huber), norm ratio rho, rank correlation
 - :mod:`common.metrics.curvature`   Gauss-Newton matrices from Jacobians (torch.func), their
                                     nonzero spectrum, condition numbers with an explicit rank
                                     rule, deep-linear closed forms and bounds, Lanczos
@@ -18,6 +20,7 @@
 """
 
 from common.metrics.conditioning import numerical_rank, pseudo_condition_number
+from common.metrics.geometry import kl_slope, norm_ratio, rank_correlation, smoothness_estimate
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
 from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
 from common.metrics.stability import (
@@ -54,6 +57,9 @@ METRICS = {
     "best_lr": best_lr,
     "delta_m_percent": delta_m_percent,
     "pseudo_condition_number": pseudo_condition_number,
+    "smoothness_estimate": smoothness_estimate,
+    "norm_ratio": norm_ratio,
+    "rank_correlation": rank_correlation,
 }
 
 __all__ = [
@@ -62,5 +68,6 @@ __all__ = [
     "average_accuracy", "delta_m_percent", "Paths", "best_lr", "crossing", "half_life",
     "loglog_slope", "relative_error", "stationary_level", "window", "window_median",
     "window_table", "METRICS", "RateFit", "contraction_ratio", "log_linear_fit",
-    "pseudo_condition_number", "numerical_rank",
+    "pseudo_condition_number", "numerical_rank", "smoothness_estimate", "kl_slope", "norm_ratio",
+    "rank_correlation",
 ]
