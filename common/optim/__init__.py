@@ -2,9 +2,14 @@
 
 - :mod:`common.optim.ngn`     NGN, NGN-M (and the rejected "version 2" ordering)
 - :mod:`common.optim.ngn_md`  NGN-MD v1/v2 (diagonal preconditioning + momentum), NGN-D
-- :mod:`common.optim.sgdm`    SGD, and SGD with momentum as torch computes it (EMA, heavy ball)
-- :mod:`common.optim.signsgd` SignSGD and Signum
-- :mod:`common.optim.adam`    Adam (coupled L2 weight decay) and AdamW (decoupled)
+- :mod:`common.optim.sgdm`    SGD, and SGD with momentum as torch computes it (EMA, heavy ball);
+                              SGDW (decoupled weight decay)
+- :mod:`common.optim.signsgd` SignSGD and Signum (coupled weight decay), SignSGDW and SignumW
+                              (decoupled)
+- :mod:`common.optim.adam`    Adam (coupled L2 weight decay), AdamW (decoupled), and AdamCD with a
+                              coupled part c and a decoupled part d
+- :mod:`common.optim.weight_decay` the two ways weight decay enters an update, as pure pieces
+- :mod:`common.optim.schedules` step-size schedules as data (constant, step decay at thirds)
 - :mod:`common.optim.scion`   Scion and ScionLight (stochastic conditional gradient with LMOs)
 - :mod:`common.optim.lmo`     the layer-wise norms and their LMOs (Spectral, Sign, ColNorm, ...)
 - :mod:`common.optim.newton_schulz` Newton-Schulz orthogonalisation and the exact polar factor
@@ -20,7 +25,16 @@ A method that also has an SDE model keeps the same name in both registries: the 
 """
 
 from common.optim._tree import apply_updates, tree_sq_norm
-from common.optim.adam import Adam, AdamState, AdamW, adam_init, adam_update, adamw_update
+from common.optim.adam import (
+    Adam,
+    AdamCD,
+    AdamState,
+    AdamW,
+    adam_cd_update,
+    adam_init,
+    adam_update,
+    adamw_update,
+)
 from common.optim.adapter import FunctionalOptimizer
 from common.optim.lmo import (
     LMOS,
@@ -51,6 +65,7 @@ from common.optim.ngn import (
 from common.optim.ngn_md import NGNMD, NGNMDState, ngn_d_update, ngn_md_init, ngn_md_update
 from common.optim.registry import OPTIMIZERS, OptimizerSpec, get, make_torch
 from common.optim.scaling import RULES, ScalingRule, restart_stages, transfer
+from common.optim.schedules import SCHEDULES, Constant, StepDecay, make_schedule, step_decay_thirds
 from common.optim.scion import (
     Scion,
     ScionLight,
@@ -61,6 +76,7 @@ from common.optim.scion import (
 )
 from common.optim.sgdm import (
     FORMS,
+    SGDW,
     SGDMState,
     SGDState,
     sgd_init,
@@ -68,17 +84,23 @@ from common.optim.sgdm import (
     sgdm_init,
     sgdm_torch,
     sgdm_update,
+    sgdw_update,
 )
 from common.optim.signsgd import (
     SignSGD,
     SignSGDState,
+    SignSGDW,
     Signum,
     SignumState,
+    SignumW,
     signsgd_init,
     signsgd_update,
+    signsgdw_update,
     signum_init,
     signum_update,
+    signumw_update,
 )
+from common.optim.weight_decay import coupled_grads, decoupled_updates
 from common.optim.wsd import WSD_DECAY_FRACTION, WarmupStableDecay
 
 __all__ = [
@@ -94,4 +116,7 @@ __all__ = [
     "polar_svd", "RULES", "ScalingRule", "restart_stages", "transfer", "WSD_DECAY_FRACTION",
     "WarmupStableDecay", "Scion", "ScionLight", "ScionState", "scion_dual_norm",
     "scion_init", "scion_update",
+    "AdamCD", "adam_cd_update", "SGDW", "sgdw_update", "SignSGDW", "SignumW", "signsgdw_update",
+    "signumw_update", "coupled_grads", "decoupled_updates", "SCHEDULES", "Constant", "StepDecay",
+    "make_schedule", "step_decay_thirds",
 ]

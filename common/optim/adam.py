@@ -11,12 +11,19 @@ decoupled (AdamW, ``torch.optim.AdamW``).
 (``k`` counts from 0, so the first bias correction is ``1 - beta``). Defaults
 ``(beta1, beta2) = (0.9, 0.999)``, ``eps = 1e-8``.
 
-**Coupled weight decay** (:func:`adam_update` with ``weight_decay = lambda``): ``g_k + lambda x_k``
-enters both moments, as in ``torch.optim.Adam(weight_decay=...)``: an L2 penalty whose effect is
-rescaled by the preconditioner. **Decoupled weight decay** (:func:`adamw_update`, Loshchilov &
-Hutter, arXiv 1711.05101): the decay bypasses the moments,
-``x_{k+1} = x_k - eta (m_hat / (sqrt(v_hat) + eps) + theta x_k)``; ``torch.optim.AdamW`` writes it
-as ``x <- x (1 - eta theta)`` before the Adam step, the same iterate.
+**Weight decay, coupled and decoupled** (:mod:`common.optim.weight_decay`).
+:func:`adam_cd_update` takes both parts, named for where they enter: a **coupled** part ``c``
+(``g_k + c x_k`` enters both moments, an L2 penalty rescaled by the preconditioner, as
+``torch.optim.Adam(weight_decay=c)``) and a **decoupled** part ``d`` (Loshchilov & Hutter,
+arXiv 1711.05101: the decay bypasses the moments,
+``x_{k+1} = x_k - eta (m_hat / (sqrt(v_hat) + eps) + d x_k)``; ``torch.optim.AdamW`` writes it as
+``x <- x (1 - eta d)`` before the Adam step, the same iterate). With ``c`` and ``d`` both
+positive it is the interpolation between Adam and AdamW of Zhao, Cheng, Masarczyk & Lucchi
+(arXiv 2602.16642, Section 3.4 and Fig. 8: ``c + d`` fixed, the coupled share varied).
+:func:`adam_update` (``weight_decay`` = ``c``, ``d = 0``) is Adam and :func:`adamw_update`
+(``weight_decay`` = ``d``, ``c = 0``) is AdamW: the two special cases, the same floats.
+With ``beta1 = beta2 = 0`` the step is ``g / (|g| + eps)``, SignSGD while ``|g| >> eps``
+(that paper's "Adam0", Fig. 9); :mod:`common.optim.signsgd` is the exact sign.
 
 **Where we depart from PyTorch.** The step is computed in the paper's order,
 ``lr * m_hat / (sqrt(v_hat) + eps)``; torch folds the bias corrections into the step size and
@@ -28,9 +35,10 @@ SDEs model, adaptive-sde arXiv 2411.15958) under the same registry name ``"AdamW
 Gaussian mechanism in front, Adam is dp-sde's DP-Adam (arXiv 2603.03226).
 
 Functional API (pure): ``state = adam_init(params)``;
-``updates, state, info = adam_update(grads, state, params, lr=...)``. ``lr`` may be a tensor that
-broadcasts against the parameters (a grid of runs side by side) or, with ``batch_dims=b``, of the
-leading batch shape.
+``updates, state, info = adam_update(grads, state, params, lr=...)`` (likewise
+``adamw_update`` and ``adam_cd_update(..., coupled_weight_decay=c, decoupled_weight_decay=d)``).
+``lr`` may be a tensor that broadcasts against the parameters (a grid of runs side by side) or,
+with ``batch_dims=b``, of the leading batch shape; so may ``c`` and ``d``.
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ import torch
 
 from common.optim._tree import as_tuple, check_positive, check_unit_interval, expand_to
 from common.optim.adapter import FunctionalOptimizer
+from common.optim.weight_decay import check_weight_decay, coupled_grads, decoupled_updates
 
-__all__ = ["AdamState", "adam_init", "adam_update", "adamw_update", "Adam", "AdamW"]
+__all__ = ["AdamState", "adam_init", "adam_update", "adamw_update", "adam_cd_update", "Adam",
+           "AdamW", "AdamCD"]
 
 
 class AdamState(NamedTuple):
@@ -58,13 +68,11 @@ def adam_init(params) -> AdamState:
                      tuple(torch.zeros_like(p) for p in params), 0)
 
 
-def _check(lr, beta1, beta2, eps, weight_decay):
+def _check(lr, beta1, beta2, eps):
     check_positive("lr", lr)
     check_unit_interval("beta1", beta1)
     check_unit_interval("beta2", beta2)
     check_positive("eps", eps)
-    if torch.any(torch.as_tensor(weight_decay) < 0):
-        raise ValueError(f"weight_decay={weight_decay}: must be >= 0")
 
 
 def _moments(grads, state: AdamState, beta1, beta2):
@@ -82,36 +90,46 @@ def _direction(m, v, k, beta1, beta2, eps):
     return tuple((mi / bc1, (vi / bc2).sqrt() + eps) for mi, vi in zip(m, v))
 
 
-def adam_update(grads, state: AdamState, params=None, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
-                weight_decay=0.0, batch_dims: int = 0):
-    """One Adam step with coupled weight decay (``g + weight_decay * x``); ``(updates, state,
-    info)`` with ``updates = -lr * m_hat / (sqrt(v_hat) + eps)``."""
+def adam_cd_update(grads, state: AdamState, params=None, *, lr, beta1=0.9, beta2=0.999,
+                   eps=1e-8, coupled_weight_decay=0.0, decoupled_weight_decay=0.0,
+                   batch_dims: int = 0):
+    """One Adam step with a coupled part ``c`` and a decoupled part ``d`` of weight decay.
+
+    ``g~ = g + c x`` enters the moments; ``updates = -lr (m_hat / (sqrt(v_hat) + eps) + d x)``.
+    Returns ``(updates, state, info)``. ``c = 0`` is AdamW, ``d = 0`` is Adam.
+    """
     grads = as_tuple(grads)
-    _check(lr, beta1, beta2, eps, weight_decay)
-    if weight_decay:
-        if params is None:
-            raise ValueError("weight_decay > 0 needs params")
-        grads = tuple(g + weight_decay * p for g, p in zip(grads, as_tuple(params), strict=True))
+    _check(lr, beta1, beta2, eps)
+    check_weight_decay("coupled_weight_decay", coupled_weight_decay)
+    check_weight_decay("decoupled_weight_decay", decoupled_weight_decay)
+    grads = coupled_grads(grads, params, coupled_weight_decay, batch_dims=batch_dims)
     m, v = _moments(grads, state, beta1, beta2)
     updates = tuple(-(expand_to(lr, mh, batch_dims) * mh / denom)
                     for mh, denom in _direction(m, v, state.count, beta1, beta2, eps))
+    updates = decoupled_updates(updates, params, lr, decoupled_weight_decay,
+                                batch_dims=batch_dims)
     return updates, AdamState(m, v, state.count + 1), {"step_size": lr}
+
+
+def adam_update(grads, state: AdamState, params=None, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, batch_dims: int = 0):
+    """One Adam step with coupled weight decay (``g + weight_decay * x``, as
+    ``torch.optim.Adam``); ``(updates, state, info)`` with
+    ``updates = -lr * m_hat / (sqrt(v_hat) + eps)``."""
+    if not isinstance(weight_decay, torch.Tensor) and weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay}: must be >= 0")
+    return adam_cd_update(grads, state, params, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                          coupled_weight_decay=weight_decay, batch_dims=batch_dims)
 
 
 def adamw_update(grads, state: AdamState, params, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                  weight_decay=0.01, batch_dims: int = 0):
-    """One AdamW step (decoupled decay): ``updates = -lr (m_hat / (sqrt(v_hat) + eps)
-    + weight_decay * x)``."""
-    grads = as_tuple(grads)
-    _check(lr, beta1, beta2, eps, weight_decay)
-    params = as_tuple(params)
-    m, v = _moments(grads, state, beta1, beta2)
-    updates = tuple(
-        -(expand_to(lr, mh, batch_dims) * mh / denom)
-        - expand_to(lr, p, batch_dims) * expand_to(weight_decay, p, batch_dims) * p
-        for (mh, denom), p in zip(_direction(m, v, state.count, beta1, beta2, eps), params,
-                                  strict=True))
-    return updates, AdamState(m, v, state.count + 1), {"step_size": lr}
+    """One AdamW step (decoupled decay, as ``torch.optim.AdamW``): ``updates = -lr (m_hat /
+    (sqrt(v_hat) + eps) + weight_decay * x)``."""
+    if not isinstance(weight_decay, torch.Tensor) and weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay}: must be >= 0")
+    return adam_cd_update(grads, state, params, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                          decoupled_weight_decay=weight_decay, batch_dims=batch_dims)
 
 
 class _AdamBase(FunctionalOptimizer):
@@ -123,7 +141,8 @@ class _AdamBase(FunctionalOptimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        _check(lr, betas[0], betas[1], eps, weight_decay)
+        _check(lr, betas[0], betas[1], eps)
+        check_weight_decay("weight_decay", weight_decay)
         super().__init__(params, lr=lr, beta1=betas[0], beta2=betas[1], eps=eps,
                          weight_decay=weight_decay)
 
@@ -143,3 +162,26 @@ class AdamW(_AdamBase):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class AdamCD(FunctionalOptimizer):
+    """``torch.optim`` adapter of :func:`adam_cd_update`: Adam with a coupled part
+    ``coupled_weight_decay`` and a decoupled part ``decoupled_weight_decay`` of weight decay."""
+
+    init = staticmethod(adam_init)
+    update = staticmethod(adam_cd_update)
+    state_class = AdamState
+    per_param = ("m", "v")
+    hyperparameters = ("lr", "beta1", "beta2", "eps", "coupled_weight_decay",
+                       "decoupled_weight_decay")
+    needs_loss = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, coupled_weight_decay: float = 0.0,
+                 decoupled_weight_decay: float = 0.0):
+        _check(lr, betas[0], betas[1], eps)
+        check_weight_decay("coupled_weight_decay", coupled_weight_decay)
+        check_weight_decay("decoupled_weight_decay", decoupled_weight_decay)
+        super().__init__(params, lr=lr, beta1=betas[0], beta2=betas[1], eps=eps,
+                         coupled_weight_decay=coupled_weight_decay,
+                         decoupled_weight_decay=decoupled_weight_decay)

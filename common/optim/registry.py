@@ -13,7 +13,7 @@ from functools import partial
 
 import torch
 
-from common.optim.adam import AdamW, adam_init, adam_update, adamw_update
+from common.optim.adam import AdamCD, AdamW, adam_cd_update, adam_init, adam_update, adamw_update
 from common.optim.muon import Muon, muon_init, muon_update
 from common.optim.ngn import (
     NGN,
@@ -27,14 +27,26 @@ from common.optim.ngn import (
 )
 from common.optim.ngn_md import NGNMD, ngn_d_update, ngn_md_init, ngn_md_update
 from common.optim.scion import Scion, scion_init, scion_update
-from common.optim.sgdm import sgd_init, sgd_update, sgdm_init, sgdm_torch, sgdm_update
+from common.optim.sgdm import (
+    SGDW,
+    sgd_init,
+    sgd_update,
+    sgdm_init,
+    sgdm_torch,
+    sgdm_update,
+    sgdw_update,
+)
 from common.optim.signsgd import (
     SignSGD,
+    SignSGDW,
     Signum,
+    SignumW,
     signsgd_init,
     signsgd_update,
+    signsgdw_update,
     signum_init,
     signum_update,
+    signumw_update,
 )
 
 __all__ = ["OptimizerSpec", "OPTIMIZERS", "get", "make_torch"]
@@ -96,13 +108,40 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "AdamW", adam_init, adamw_update, lambda params, lr: AdamW(params, lr=lr), "lr", False,
         "arXiv 1711.05101", "decoupled weight decay 0.01 (torch.optim.AdamW's default); twin "
         "of common.sde 'AdamW'", {"weight_decay": 0.01}),
+    "SGDW": OptimizerSpec(
+        "SGDW", sgdm_init, sgdw_update,
+        lambda params, lr: SGDW(params, lr=lr, momentum=0.9, weight_decay=0.01), "lr", False,
+        "arXiv 1711.05101; arXiv 2602.16642 (Thm 3.1)",
+        "heavy-ball momentum 0.9 (dampening 0) on the plain gradient; decoupled weight decay "
+        "0.01 scaled by lr: x <- (1 - lr wd) x - lr b; torch has no SGDW",
+        {"momentum": 0.9, "dampening": 0.0, "weight_decay": 0.01}),
+    "AdamCD": OptimizerSpec(
+        "AdamCD", adam_init, adam_cd_update,
+        lambda params, lr: AdamCD(params, lr=lr, coupled_weight_decay=2.5e-4,
+                                  decoupled_weight_decay=2.5e-4), "lr", False,
+        "arXiv 2602.16642 (Section 3.4, Fig. 8)",
+        "Adam with a coupled part c (in the moments) and a decoupled part d (lr d x) of weight "
+        "decay; here c = d = 2.5e-4 (Fig. 8's total 5e-4, half coupled); c = 0 is AdamW, "
+        "d = 0 is Adam", {"coupled_weight_decay": 2.5e-4, "decoupled_weight_decay": 2.5e-4}),
     "SignSGD": OptimizerSpec(
         "SignSGD", signsgd_init, signsgd_update, lambda params, lr: SignSGD(params, lr=lr), "lr",
         False, "arXiv 1802.04434 (Algorithm 1)", "sign(0) = 0; twin of common.sde 'SignSGD'"),
     "Signum": OptimizerSpec(
         "Signum", signum_init, signum_update, lambda params, lr: Signum(params, lr=lr, beta=0.9),
-        "lr", False, "arXiv 1802.04434 (Algorithm 3)", "beta 0.9, m = beta m + (1 - beta) g",
+        "lr", False, "arXiv 1802.04434 (Algorithm 3)",
+        "beta 0.9, m = beta m + (1 - beta) g; its weight_decay (0 here) is coupled",
         {"beta": 0.9}),
+    "SignSGDW": OptimizerSpec(
+        "SignSGDW", signsgd_init, signsgdw_update,
+        lambda params, lr: SignSGDW(params, lr=lr, weight_decay=0.01), "lr", False,
+        "arXiv 2602.16642 (Thm 3.3, SignGD with decoupled weight decay)",
+        "x <- x - lr (sign(g) + wd x), wd 0.01; sign(0) = 0", {"weight_decay": 0.01}),
+    "SignumW": OptimizerSpec(
+        "SignumW", signum_init, signumw_update,
+        lambda params, lr: SignumW(params, lr=lr, beta=0.9, weight_decay=0.01), "lr", False,
+        "arXiv 2602.16642 (Table 1, SignumW)",
+        "beta 0.9; x <- x - lr (sign(m) + wd x), decoupled wd 0.01; m on the plain gradient",
+        {"beta": 0.9, "weight_decay": 0.01}),
     "NGN": OptimizerSpec(
         "NGN", ngn_init, ngn_update, lambda params, c: NGN(params, c=c), "c", True,
         "arXiv 2407.04358"),

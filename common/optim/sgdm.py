@@ -19,6 +19,15 @@ We keep torch's convention so this module and ``torch.optim.SGD`` agree bit for 
 Plain SGD, ``x_{k+1} = x_k - eta g_k`` (momentum 0, no buffer), is :func:`sgd_update`; it is the
 torch twin of :class:`common.sde.SGD` under the registry name ``"SGD"``.
 
+**SGDW** (:func:`sgdw_update`): the same momentum recursion on the plain gradient, with the weight
+decay **decoupled** and scaled by the step size (:mod:`common.optim.weight_decay`),
+
+.. math::  b_k = \mu b_{k-1} + (1-\tau) g_k, \qquad x_{k+1} = (1 - \eta\lambda)\, x_k - \eta\, b_k ,
+
+the SGDW of Loshchilov & Hutter (arXiv 1711.05101) and of Zhao, Cheng, Masarczyk & Lucchi
+(arXiv 2602.16642, Thm 3.1, heavy-ball form ``tau = 0``). torch has no SGDW;
+``weight_decay`` of :func:`sgdm_update` (and of ``torch.optim.SGD``) is the *coupled* decay.
+
 Functional API: ``state = sgdm_init(params)``;
 ``updates, state, info = sgdm_update(grads, state, params, lr=..., momentum=..., dampening=...)``.
 ``lr`` may be a tensor of the batch shape when ``batch_dims > 0`` (a whole learning-rate sweep in
@@ -32,9 +41,11 @@ from typing import NamedTuple
 import torch
 
 from common.optim._tree import as_tuple, check_positive, expand_to
+from common.optim.adapter import FunctionalOptimizer
+from common.optim.weight_decay import check_weight_decay, decoupled_updates
 
-__all__ = ["SGDState", "SGDMState", "sgd_init", "sgd_update", "sgdm_init", "sgdm_update", "FORMS",
-           "sgdm_torch"]
+__all__ = ["SGDState", "SGDMState", "sgd_init", "sgd_update", "sgdm_init", "sgdm_update",
+           "sgdw_update", "SGDW", "FORMS", "sgdm_torch"]
 
 #: Named momentum parameterisations: form -> dampening as a function of the momentum.
 FORMS = {"ema": lambda mu: mu, "heavy_ball": lambda mu: 0.0}
@@ -94,6 +105,38 @@ def sgdm_update(grads, state: SGDMState, params=None, *, lr, momentum=0.9, dampe
     direction = tuple(g + momentum * b for g, b in zip(grads, buf)) if nesterov else buf
     updates = tuple(-expand_to(lr, d, batch_dims) * d for d in direction)
     return updates, SGDMState(buf, state.count + 1), {"step_size": lr}
+
+
+def sgdw_update(grads, state: SGDMState, params, *, lr, momentum=0.9, dampening=0.0,
+                nesterov: bool = False, weight_decay: float = 0.0, batch_dims: int = 0):
+    """One SGDW step (decoupled decay): torch's momentum recursion on ``g``, then
+    ``updates = -lr * d - lr * weight_decay * x``. Returns ``(updates, state, info)``."""
+    check_weight_decay("weight_decay", weight_decay)
+    updates, state, info = sgdm_update(grads, state, params, lr=lr, momentum=momentum,
+                                       dampening=dampening, nesterov=nesterov,
+                                       batch_dims=batch_dims)
+    return decoupled_updates(updates, params, lr, weight_decay, batch_dims=batch_dims), state, info
+
+
+class SGDW(FunctionalOptimizer):
+    """``torch.optim`` adapter of :func:`sgdw_update` (heavy-ball momentum by default, as the
+    SGDW of arXiv 2602.16642: ``dampening = 0``)."""
+
+    init = staticmethod(sgdm_init)
+    update = staticmethod(sgdw_update)
+    state_class = SGDMState
+    per_param = ("buffer",)
+    hyperparameters = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
+    needs_loss = False
+
+    def __init__(self, params, lr: float = 1e-2, momentum: float = 0.9, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        check_positive("lr", lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum={momentum}: must be in [0, 1)")
+        check_weight_decay("weight_decay", weight_decay)
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
+                         nesterov=nesterov, weight_decay=weight_decay)
 
 
 def sgdm_torch(params, *, lr: float, momentum: float = 0.9, form: str = "ema"):
