@@ -8,6 +8,11 @@
 - :mod:`common.metrics.multitask`   worst-task and average accuracy, Delta-m%
 - :mod:`common.metrics.rates`       log-linear convergence-rate fits (slope, R^2, bootstrap
                                     interval) and contraction ratios of optimality gaps
+- :mod:`common.metrics.representation` neural collapse (NC0 with its normalisation, NC1-NC4,
+                                    relative-to-initialisation values), rank measures (the
+                                    singular-value rank at a relative threshold, entropy
+                                    effective rank, stable rank, participation ratio, class-mean
+                                    rank), penultimate features through a forward hook
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
 - :mod:`common.metrics.conditioning` the pseudo-condition number with an explicit rank rule
@@ -23,6 +28,28 @@ from common.metrics.conditioning import numerical_rank, pseudo_condition_number
 from common.metrics.geometry import kl_slope, norm_ratio, rank_correlation, smoothness_estimate
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
 from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
+from common.metrics.representation import (
+    NC0_NORMALIZATIONS,
+    class_mean_rank,
+    class_means,
+    effective_rank,
+    last_linear,
+    nc0,
+    nc1,
+    nc2,
+    nc2_equiangular,
+    nc2_equinorm,
+    nc2m,
+    nc2w,
+    nc3,
+    nc4,
+    nc_metrics,
+    participation_ratio,
+    penultimate_features,
+    relative_to_init,
+    singular_value_rank,
+    stable_rank,
+)
 from common.metrics.stability import (
     DIVERGENCE_THRESHOLD,
     diverged,
@@ -60,6 +87,20 @@ METRICS = {
     "smoothness_estimate": smoothness_estimate,
     "norm_ratio": norm_ratio,
     "rank_correlation": rank_correlation,
+    "nc0": nc0,
+    "nc1": nc1,
+    "nc2": nc2,
+    "nc2_equinorm": nc2_equinorm,
+    "nc2_equiangular": nc2_equiangular,
+    "nc2w": nc2w,
+    "nc2m": nc2m,
+    "nc3": nc3,
+    "nc4": nc4,
+    "singular_value_rank": singular_value_rank,
+    "effective_rank": effective_rank,
+    "stable_rank": stable_rank,
+    "participation_ratio": participation_ratio,
+    "class_mean_rank": class_mean_rank,
 }
 
 __all__ = [
@@ -70,4 +111,9 @@ __all__ = [
     "window_table", "METRICS", "RateFit", "contraction_ratio", "log_linear_fit",
     "pseudo_condition_number", "numerical_rank", "smoothness_estimate", "kl_slope", "norm_ratio",
     "rank_correlation",
+    "NC0_NORMALIZATIONS", "class_means", "nc0", "nc1", "nc2",
+    "nc2_equinorm", "nc2_equiangular", "nc2w", "nc2m", "nc3", "nc4", "nc_metrics",
+    "relative_to_init", "singular_value_rank", "effective_rank", "stable_rank",
+    "participation_ratio",
+    "class_mean_rank", "last_linear", "penultimate_features",
 ]
