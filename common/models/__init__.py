@@ -7,7 +7,11 @@ from common.models.mlp import MLP
 from common.models.objectives import LeastSquares, Quadratic, Quartic, Rosenbrock
 from common.models.pruning import apply_masks, magnitude_masks, prunable_names
 from common.models.resnet import CifarResNet, resnet20
+from common.models.resnet9 import ResNet9
+from common.models.ufm import UFM, etf, simplex_etf
+from common.models.vgg import VGG9, pad_to_32
 
 __all__ = ["MnistCNN", "GPT", "GPTConfig", "MLP", "LeastSquares", "Quadratic", "Quartic",
            "Rosenbrock", "DeepLinear", "ResidualLinear", "gaussian_init_", "apply_masks",
-           "magnitude_masks", "prunable_names", "CifarResNet", "resnet20"]
+           "magnitude_masks", "prunable_names", "CifarResNet", "resnet20", "ResNet9", "VGG9",
+           "pad_to_32", "UFM", "etf", "simplex_etf"]
