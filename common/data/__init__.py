@@ -26,6 +26,7 @@ from common.data.idx import (
     to_tensors,
 )
 from common.data.imdb import IMDB, load_imdb
+from common.data.subsets import balanced_subset
 from common.data.synthetic import (
     gaussian_blobs,
     linear_regression,
@@ -53,5 +54,5 @@ __all__ = [
     "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
     "sample_batch", "IMDB", "load_imdb", "BINARY_TASKS", "binary_task",
     "standardize_with_intercept", "avg_pool_downsample", "ZCA", "zca_fit", "zca_apply",
-    "zca_whiten",
+    "zca_whiten", "balanced_subset",
 ]
