@@ -174,7 +174,7 @@ class MLPConfig(Config):
     epochs: int = param(1, ge=1, doc="passes over the training subset")
     train_size: int = param(60_000, ge=128, le=60_000, doc="training images used")
     batch_size: int = param(128, ge=1, doc="mini-batch size")
-    grid: tuple[float, ...] = param((1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), gt=0,
+    grid: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), gt=0,
                                     doc="lr (SGDM, Adam) and c (NGN family)")
     methods: tuple[str, ...] = param(("SGDM", "NGN", "NGN-M", "Adam", "NGN-MDv1"),
                                      choices=_METHODS, doc="optimizers compared")
