@@ -45,7 +45,7 @@ from common.federated.compressors import (
     one_bit_majority_vote,
 )
 from common.federated.error_feedback import EF21State, ef21_init, ef21_step
-from common.federated.mnist import mnist_federated, mnist_pooled
+from common.federated.mnist import MNIST_MODELS, MNIST_NETWORKS, mnist_federated, mnist_pooled
 from common.federated.noise import NOISES, gaussian, student_t, student_t_sampler
 from common.federated.problems import FederatedClassification
 from common.federated.splits import (
@@ -66,6 +66,7 @@ __all__ = [
     "dirichlet_split", "equalize", "half_iid_half_class", "iid_split", "sorted_split",
     "Byzantine", "FedState", "clip21_sgd2m_step", "clip_sgd_step", "fed_init", "safe_dshb_step",
     "FederatedClassification", "VOTES", "CompressedMethod", "compressed_step", "dcsgd", "dsgd",
-    "dsignsgd", "rand_k", "server_mean", "mnist_federated", "mnist_pooled", "NOISES", "gaussian",
+    "dsignsgd", "rand_k", "server_mean", "mnist_federated", "mnist_pooled",
+    "MNIST_MODELS", "MNIST_NETWORKS", "NOISES", "gaussian",
     "student_t", "student_t_sampler", "StepRule", "run_rounds", "with_injected_noise",
 ]

@@ -16,7 +16,15 @@ The choices it exposes are the ones those papers differ in; the rest is fixed he
   ``"sorted"`` (by digit, :func:`~common.federated.sorted_split`: heterogeneous clients), or any
   ``split(labels, num_clients) -> shards``. The last ``label_flip_clients`` clients train on
   flipped labels ``9 - y`` (:func:`common.robust.flip_labels`, a Byzantine data attack).
-- **Model.** ``MLP(pixels, (hidden,), 10)`` with ``activation`` (:class:`common.models.MLP`).
+- **Model.** ``model`` names a builder of :data:`MNIST_MODELS`: ``"mlp"`` (default),
+  ``MLP(pixels, (hidden,), 10)`` with ``activation`` (:class:`common.models.MLP`; with
+  ``pool=1, hidden=256, activation="tanh"`` it is the 784-256-10 MLP of the Byz-Clip21-SGD2M
+  code), or ``"cnn"``, :class:`common.models.MnistCNN` (the papers' MNIST CNN, 1.2M parameters;
+  needs ``pool=1``). The CNN sees the same standardised pixels as the MLPs; the authors' code
+  feeds pixels scaled to [0, 1] (an affine change of the input that the first layer absorbs).
+- **Device.** ``device`` holds the data, the model and the initial point (``"cpu"``, ``"cuda"``);
+  mini-batch sampling and DP noise still draw from CPU generators, so a seed gives the same
+  streams on every device.
 
 The result is a :class:`~common.federated.FederatedClassification`: a flat parameter vector,
 ``grad_fn`` for every client's mini-batch gradient in one vectorised call, and ``evaluate`` on
@@ -35,11 +43,40 @@ from common.federated.clients import ClientData
 from common.federated.problems import FederatedClassification
 from common.federated.splits import iid_split, sorted_split
 
-__all__ = ["mnist_federated", "mnist_pooled"]
+__all__ = ["mnist_federated", "mnist_pooled", "MNIST_MODELS", "MNIST_NETWORKS"]
 
 _SPLITS = {
     "iid": lambda labels, n, seed: iid_split(labels, n, seed=seed),
     "sorted": lambda labels, n, seed: sorted_split(labels, n),
+}
+
+
+def _mlp(pixels: int, hidden: int, activation: str):
+    from common.models import MLP
+
+    return MLP(pixels, (hidden,), 10, activation=activation)
+
+
+def _cnn(pixels: int, hidden: int, activation: str):
+    from common.models import MnistCNN
+
+    if pixels != 28 * 28:
+        raise ValueError(f"model='cnn' needs the full 28 x 28 images (pool=1); got {pixels} "
+                         "pixels")
+    return MnistCNN()
+
+
+#: model name -> ``builder(pixels, hidden, activation) -> nn.Module`` (10 classes).
+MNIST_MODELS = {"mlp": _mlp, "cnn": _cnn}
+
+#: The networks of the Clip21 family's MNIST experiments, as :func:`mnist_federated` arguments:
+#: the reduced scale's MLP 49-32-10 (tanh) on 7x7 pooled images, and the two networks of the
+#: Byz-Clip21-SGD2M code (arXiv 2603.23472, Fig. 1-2; Clip21-SGD2M's Fig. 4 uses the CNN): the
+#: 784-256-10 MLP (tanh) and the CNN, on full 28x28 images.
+MNIST_NETWORKS = {
+    "mlp7": {"pool": 4, "hidden": 32, "activation": "tanh"},
+    "mlp256": {"pool": 1, "hidden": 256, "activation": "tanh"},
+    "cnn": {"pool": 1, "model": "cnn"},
 }
 
 
@@ -53,13 +90,17 @@ def mnist_pooled(images: np.ndarray, pool: int) -> torch.Tensor:
 def mnist_federated(num_clients: int, *, split: str | Callable = "iid", pool: int = 4,
                     hidden: int = 32, activation: str = "tanh", val_fraction: float = 0.1,
                     subset: int | None = None, seed: int = 0, split_seed: int | None = None,
-                    label_flip_clients: int = 0,
-                    train_eval: bool = False) -> FederatedClassification:
+                    label_flip_clients: int = 0, train_eval: bool = False,
+                    model: str = "mlp", device: str | torch.device = "cpu",
+                    ) -> FederatedClassification:
     """The federated MNIST problem (module docstring); arguments as described there."""
     from common.data import load_mnist
-    from common.models import MLP
     from common.robust import flip_labels
 
+    if model not in MNIST_MODELS:
+        raise ValueError(f"model={model!r}: allowed values are {sorted(MNIST_MODELS)}")
+    if model == "cnn" and pool != 1:
+        raise ValueError(f"model='cnn' needs the full 28 x 28 images: pool=1, got pool={pool}")
     if num_clients < 1:
         raise ValueError(f"num_clients={num_clients}: must be >= 1")
     if not 0 <= val_fraction < 1:
@@ -99,6 +140,6 @@ def mnist_federated(num_clients: int, *, split: str | Callable = "iid", pool: in
     test_images, test_labels = load_mnist("test")
     eval_sets["test"] = (mnist_pooled(test_images, pool),
                          torch.tensor(test_labels, dtype=torch.long))
-    pixels = X.shape[1]
-    return FederatedClassification(
-        lambda: MLP(pixels, (hidden,), 10, activation=activation), data, eval_sets)
+    pixels, build = X.shape[1], MNIST_MODELS[model]
+    return FederatedClassification(lambda: build(pixels, hidden, activation), data, eval_sets,
+                                   device=device)

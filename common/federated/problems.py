@@ -29,14 +29,18 @@ class FederatedClassification:
         data: the clients' shards.
         eval_sets: ``{name: (X, y)}`` evaluated by :meth:`evaluate` (e.g. validation, test).
         loss_fn: per-sample loss (default: cross-entropy, reduction "none").
+        device: where the model, the shards, the evaluation sets and :meth:`x0` live.
     """
 
     def __init__(self, make_model: Callable[[], nn.Module], data: ClientData,
-                 eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]], loss_fn=None):
+                 eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]], loss_fn=None,
+                 device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
         self.make_model = make_model
-        self.model = make_model()
-        self.data = data
-        self.eval_sets = eval_sets
+        self.model = make_model().to(self.device)
+        self.data = ClientData(data.X.to(self.device), data.y.to(self.device))
+        self.eval_sets = {k: (X.to(self.device), y.to(self.device))
+                          for k, (X, y) in eval_sets.items()}
         self.loss_fn = loss_fn or nn.CrossEntropyLoss(reduction="none")
         self.dim = flat_params(self.model).numel()
 
@@ -44,7 +48,7 @@ class FederatedClassification:
         """The initial parameters of a model seeded by ``derive_seed(seed, label)`` (same seed,
         same point; a paper keeps its own ``label`` to keep its stream)."""
         torch.manual_seed(derive_seed(seed, label))
-        return flat_params(self.make_model())
+        return flat_params(self.make_model()).to(self.device)
 
     def grad_fn(self, batch_size: int, generator: torch.Generator):
         """``grad(x) -> (n, d)``: every client's gradient on a fresh mini-batch of its shard."""

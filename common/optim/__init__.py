@@ -16,6 +16,7 @@
 - :mod:`common.optim.muon`    Muon (as torch.optim.Muon, float32 Newton-Schulz by default)
 - :mod:`common.optim.wsd`     the warmup-stable-decay step-size schedule (28 % warm-down)
 - :mod:`common.optim.scaling` batch-size scaling rules (BST, square root, fixed) and their bound
+- :mod:`common.optim.rmsprop` RMSprop as torch computes it (no momentum, no centring)
 - :mod:`common.optim.batched` a whole step-size grid of one optimizer as one batched run
 - :mod:`common.optim.registry` the explicit registry used by sweeps and conformance tests
 
@@ -64,6 +65,7 @@ from common.optim.ngn import (
 )
 from common.optim.ngn_md import NGNMD, NGNMDState, ngn_d_update, ngn_md_init, ngn_md_update
 from common.optim.registry import OPTIMIZERS, OptimizerSpec, get, make_torch
+from common.optim.rmsprop import RMSprop, RMSpropState, rmsprop_init, rmsprop_update
 from common.optim.scaling import RULES, ScalingRule, restart_stages, transfer
 from common.optim.schedules import SCHEDULES, Constant, StepDecay, make_schedule, step_decay_thirds
 from common.optim.scion import (
@@ -75,6 +77,7 @@ from common.optim.scion import (
     scion_update,
 )
 from common.optim.sgdm import (
+    BUFFER_INITS,
     FORMS,
     SGDW,
     SGDMState,
@@ -107,7 +110,8 @@ __all__ = [
     "apply_updates", "tree_sq_norm", "FunctionalOptimizer", "NGN", "NGNM", "NGNMState",
     "NGNState", "ngn_init", "ngn_m_init", "ngn_m_update", "ngn_m_v2_init", "ngn_m_v2_update",
     "ngn_step_size", "ngn_update", "NGNMD", "NGNMDState", "ngn_d_update", "ngn_md_init",
-    "ngn_md_update", "OPTIMIZERS", "OptimizerSpec", "get", "make_torch", "FORMS", "SGDMState",
+    "ngn_md_update", "OPTIMIZERS", "OptimizerSpec", "get", "make_torch", "RMSprop", "RMSpropState",
+    "rmsprop_init", "rmsprop_update", "BUFFER_INITS", "FORMS", "SGDMState",
     "sgdm_init", "sgdm_torch", "sgdm_update", "SGDState", "sgd_init", "sgd_update", "Adam",
     "AdamState", "AdamW", "adam_init", "adam_update", "adamw_update", "SignSGD", "SignSGDState",
     "Signum", "SignumState", "signsgd_init", "signsgd_update", "signum_init", "signum_update",

@@ -45,7 +45,7 @@ class BatchedSweep:
 def batched_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=None,
               target: float = 0.0, stop_at_target: bool = False, num_records: int = 200,
               step_schedule=None, threshold: float = DIVERGENCE_THRESHOLD,
-              tail: int = 1) -> BatchedSweep:
+              tail: int = 1, hyper: dict | None = None) -> BatchedSweep:
     """Run ``method`` from ``x0`` for every step size in ``steps`` at once.
 
     Args:
@@ -61,6 +61,8 @@ def batched_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=
         threshold: a copy whose loss exceeds this, or is not finite, is frozen as diverged.
         tail: number of final iterations whose full loss is averaged into ``tail_mean`` (the
             last iterate of a stochastic method is noisy; its tail average is not).
+        hyper: settings that override the registry entry's fixed ones (e.g. ``{"beta": 0.5}``
+            for NGN-M with another momentum); a name the update does not take raises.
     """
     if not 1 <= tail <= num_steps:
         raise ValueError(f"tail={tail}: must be in [1, num_steps={num_steps}]")
@@ -99,7 +101,7 @@ def batched_sweep(objective, method: str, steps, x0, num_steps: int, *, sampler=
             break
         step = steps_t * (step_schedule(k) if step_schedule is not None else 1.0)
         updates, new_state, info = spec.functional_update(
-            (g,), state, f.clamp_min(0.0), (x,), step, batch_dims=1)
+            (g,), state, f.clamp_min(0.0), (x,), step, batch_dims=1, **(hyper or {}))
         (x_new,) = apply_updates((x,), updates)
         keep = running.unsqueeze(-1)
         x = torch.where(keep, x_new, x)

@@ -26,6 +26,7 @@ from common.optim.ngn import (
     ngn_update,
 )
 from common.optim.ngn_md import NGNMD, ngn_d_update, ngn_md_init, ngn_md_update
+from common.optim.rmsprop import RMSprop, rmsprop_init, rmsprop_update
 from common.optim.scion import Scion, scion_init, scion_update
 from common.optim.sgdm import (
     SGDW,
@@ -99,6 +100,11 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         lambda params, lr: sgdm_torch(params, lr=lr, momentum=0.9, form="heavy_ball"),
         "lr", False, "torch.optim.SGD", "momentum 0.9, dampening 0 (b = 0.9 b + g)",
         {"momentum": 0.9, "dampening": 0.0}),
+    "SGDM (EMA, zero init)": OptimizerSpec(
+        "SGDM (EMA, zero init)", sgdm_init, sgdm_update, None, "lr", False,
+        "torch.optim.SGD's recursion from a zero buffer",
+        "EMA form b = 0.9 b + 0.1 g started at b = 0 (torch starts at b = g); functional only",
+        {"momentum": 0.9, "dampening": 0.9, "buffer_init": "zero"}),
     "Adam": OptimizerSpec(
         "Adam", adam_init, adam_update, lambda params, lr: torch.optim.Adam(params, lr=lr), "lr",
         False, "arXiv 1412.6980 (Algorithm 1)",
@@ -123,6 +129,10 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "Adam with a coupled part c (in the moments) and a decoupled part d (lr d x) of weight "
         "decay; here c = d = 2.5e-4 (Fig. 8's total 5e-4, half coupled); c = 0 is AdamW, "
         "d = 0 is Adam", {"coupled_weight_decay": 2.5e-4, "decoupled_weight_decay": 2.5e-4}),
+    "RMSprop": OptimizerSpec(
+        "RMSprop", rmsprop_init, rmsprop_update, lambda params, lr: RMSprop(params, lr=lr), "lr",
+        False, "Tieleman & Hinton 2012 (lecture 6.5); torch.optim.RMSprop",
+        "alpha 0.99, eps 1e-8 outside the root, no momentum, no centring, no bias correction"),
     "SignSGD": OptimizerSpec(
         "SignSGD", signsgd_init, signsgd_update, lambda params, lr: SignSGD(params, lr=lr), "lr",
         False, "arXiv 1802.04434 (Algorithm 1)", "sign(0) = 0; twin of common.sde 'SignSGD'"),
@@ -179,8 +189,10 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         "momentum 0.95 (Nesterov), weight decay 0.1, NS5 in float32 (torch: bfloat16); "
         "non-matrix tensors read as (shape[0], -1) matrices (torch raises)"),
     "NGN-D": OptimizerSpec(
-        "NGN-D", ngn_md_init, ngn_d_update, None, "c", True, "arXiv 2508.15071 (Algorithm 3)",
-        "NGN-MD v2 with beta1 = 0; functional only"),
+        "NGN-D", ngn_md_init, ngn_d_update,
+        lambda params, c: NGNMD(params, c=c, beta1=0.0, version="v2"), "c", True,
+        "arXiv 2508.15071 (Algorithm 3)",
+        "NGN-MD v2 with beta1 = 0 (per-coordinate step [reconstructed]); beta2 0.999, eps 1e-8"),
 }
 
 

@@ -14,7 +14,12 @@ divergence thresholds by a factor ``1/(1-mu)``:
 
 Note the first step: torch initialises the buffer to ``g`` itself, not ``(1 - tau) g``, so with
 dampening the very first step is ``1/(1-tau)`` times larger than the EMA recursion from zero.
-We keep torch's convention so this module and ``torch.optim.SGD`` agree bit for bit.
+We keep torch's convention by default (``buffer_init="grad"``) so this module and
+``torch.optim.SGD`` agree bit for bit; ``buffer_init="zero"`` starts the recursion from
+``b_{-1} = 0`` instead (``b_0 = (1 - tau) g_0``), the EMA as it is usually written. With dampening
+0 the two coincide. Divergence thresholds of the EMA form depend on this choice (the NGN-M
+chapter measures both): the oversized first step of torch's form can throw the iterate out of the
+region where the later, averaged steps would be stable.
 
 Plain SGD, ``x_{k+1} = x_k - eta g_k`` (momentum 0, no buffer), is :func:`sgd_update`; it is the
 torch twin of :class:`common.sde.SGD` under the registry name ``"SGD"``.
@@ -45,10 +50,13 @@ from common.optim.adapter import FunctionalOptimizer
 from common.optim.weight_decay import check_weight_decay, decoupled_updates
 
 __all__ = ["SGDState", "SGDMState", "sgd_init", "sgd_update", "sgdm_init", "sgdm_update",
-           "sgdw_update", "SGDW", "FORMS", "sgdm_torch"]
+           "sgdw_update", "SGDW", "FORMS", "BUFFER_INITS", "sgdm_torch"]
 
 #: Named momentum parameterisations: form -> dampening as a function of the momentum.
 FORMS = {"ema": lambda mu: mu, "heavy_ball": lambda mu: 0.0}
+
+#: How the momentum buffer starts: torch's ``b_0 = g_0`` or the recursion from ``b_{-1} = 0``.
+BUFFER_INITS = ("grad", "zero")
 
 
 class SGDState(NamedTuple):
@@ -81,8 +89,13 @@ def sgdm_init(params) -> SGDMState:
 
 
 def sgdm_update(grads, state: SGDMState, params=None, *, lr, momentum=0.9, dampening=0.0,
-                nesterov: bool = False, weight_decay: float = 0.0, batch_dims: int = 0):
-    """One step of torch's SGD; returns ``(updates, state, info)`` with ``updates = -lr * d``."""
+                nesterov: bool = False, weight_decay: float = 0.0, buffer_init: str = "grad",
+                batch_dims: int = 0):
+    """One step of torch's SGD; returns ``(updates, state, info)`` with ``updates = -lr * d``.
+
+    ``buffer_init``: ``"grad"`` (torch: ``b_0 = g_0``) or ``"zero"`` (``b_0 = (1 - dampening)
+    g_0``, the recursion from a zero buffer; module docstring).
+    """
     grads = as_tuple(grads)
     check_positive("lr", lr)
     if not 0.0 <= momentum < 1.0:
@@ -93,13 +106,15 @@ def sgdm_update(grads, state: SGDMState, params=None, *, lr, momentum=0.9, dampe
         raise ValueError("nesterov=True needs momentum > 0 and dampening = 0 (as in torch)")
     if weight_decay < 0:
         raise ValueError(f"weight_decay={weight_decay}: must be >= 0")
+    if buffer_init not in BUFFER_INITS:
+        raise ValueError(f"buffer_init={buffer_init!r}: allowed values are {list(BUFFER_INITS)}")
     if weight_decay:
         if params is None:
             raise ValueError("weight_decay > 0 needs params")
         grads = tuple(g + weight_decay * p for g, p in zip(grads, as_tuple(params), strict=True))
-    if state.count == 0:
+    if state.count == 0 and buffer_init == "grad":
         buf = tuple(g.clone() for g in grads)
-    else:
+    else:  # from the stored buffer (zeros at the first step with buffer_init="zero")
         buf = tuple(momentum * b + (1 - dampening) * g
                     for b, g in zip(state.buffer, grads, strict=True))
     direction = tuple(g + momentum * b for g, b in zip(grads, buf)) if nesterov else buf

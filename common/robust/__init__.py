@@ -29,7 +29,11 @@ from common.robust.krum import krum, multi_krum, pairwise_sq_distances
 from common.robust.layerwise import block_sizes, layerwise
 from common.robust.mean import mean
 from common.robust.median import coordinate_median
-from common.robust.metrics import robustness_ratio
+from common.robust.metrics import (
+    ROBUSTNESS_COEFFICIENTS,
+    robustness_coefficient,
+    robustness_ratio,
+)
 from common.robust.preaggregation import bucketing, compose, nnm
 from common.robust.registry import AGGREGATORS, get_aggregator, nnm_median
 from common.robust.trimmed_mean import trimmed_mean
@@ -37,6 +41,7 @@ from common.robust.trimmed_mean import trimmed_mean
 __all__ = [
     "ALIE", "ATTACKS", "IPM", "GaussianAttack", "Mimic", "SignFlip", "alie_z", "flip_labels",
     "centered_clipping", "geometric_median", "krum", "multi_krum", "pairwise_sq_distances",
-    "block_sizes", "layerwise", "mean", "coordinate_median", "robustness_ratio", "bucketing",
-    "compose", "nnm", "AGGREGATORS", "get_aggregator", "nnm_median", "trimmed_mean",
+    "block_sizes", "layerwise", "mean", "coordinate_median", "robustness_ratio",
+    "robustness_coefficient", "ROBUSTNESS_COEFFICIENTS", "bucketing", "compose", "nnm",
+    "AGGREGATORS", "get_aggregator", "nnm_median", "trimmed_mean",
 ]

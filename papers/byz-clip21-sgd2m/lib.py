@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from common.experiment import Config, derive, derive_seed, param
+from common.experiment import Config, ConfigError, derive, derive_seed, param
 from common.federated import (
     Byzantine,
     StepRule,
@@ -25,11 +25,18 @@ from common.federated import (
     safe_dshb_step,
 )
 from common.privacy import clip_rows, nominal_local_sigma
-from common.robust import IPM, SignFlip, get_aggregator, robustness_ratio
+from common.robust import (
+    ALIE,
+    IPM,
+    SignFlip,
+    get_aggregator,
+    robustness_coefficient,
+    robustness_ratio,
+)
 
-__all__ = ["METHODS", "ATTACKS", "RobustnessConfig", "robustness_study", "invariants",
-           "clip21_reference", "mnist_byzantine", "Trial", "train", "ByzStudy", "tuning_grid",
-           "evaluation_grid", "byzantine_grid"]
+__all__ = ["METHODS", "ATTACKS", "RobustnessConfig", "robustness_attacks", "robustness_study",
+           "invariants", "clip21_reference", "mnist_byzantine", "Trial", "train", "ByzStudy",
+           "tuning_grid", "evaluation_grid", "byzantine_grid"]
 
 #: method -> its step rule; Byz-Clip21-SGD2M reads beta and beta_hat (swept), Safe-DSHB beta,
 #: from the run's Trial
@@ -58,14 +65,30 @@ class RobustnessConfig(Config):
     """Settings of ``01_aggregators_invariants`` (defaults: cpu scale)."""
 
     dim: int = param(1000, ge=1, doc="dimension of the synthetic messages")
+    honest_means: tuple[float, ...] = param((1.0, 0.1), gt=0,
+                                            doc="honest mean per coordinate (spread 1)")
     num_honest: int = param(20, ge=2, doc="honest clients")
     byzantine_counts: tuple[int, ...] = param((2, 5), ge=1, doc="Byzantine clients f")
     magnitudes: tuple[int, ...] = param((0, 3, 6, 9), ge=0, le=30, doc="constant attacks 10^k")
+    ipm_scales: tuple[float, ...] = param((0.1, 0.5, 10.0), gt=0,
+                                          doc="IPM's eps (small: inside the honest cloud)")
+    alie_zs: tuple[float, ...] = param((0.5, 1.0, 2.0), gt=0,
+                                       doc="ALIE's z besides Baruch et al.'s default")
     invariant_steps: int = param(50, ge=1, doc="steps of the bookkeeping checks")
     sanity_steps: int = param(200, ge=1, doc="rounds of the IPM training runs")
     sanity_lr: float = param(0.3, gt=0, doc="step size of the IPM training runs")
     sanity_beta_hat: float = param(0.1, gt=0, le=1, doc="EF momentum of the IPM runs")
-    seed: int = param(0, ge=0, doc="seed")
+    sanity_seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="seeds of the IPM training runs")
+    seed: int = param(0, ge=0, doc="seed of the synthetic messages")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if any(2 * f >= self.num_honest + f for f in self.byzantine_counts):
+            raise ConfigError(f"byzantine_counts={self.byzantine_counts}: each f must be below "
+                              f"half of num_honest + f (num_honest={self.num_honest})")
+        if len(set(self.sanity_seeds)) < 2:
+            raise ConfigError(f"sanity_seeds={self.sanity_seeds}: at least two distinct seeds "
+                              "(paired intervals)")
 
 
 class _Constant:
@@ -78,24 +101,44 @@ class _Constant:
         return torch.full_like(own, self.value)
 
 
-def robustness_study(d: int, honest: int, byzantine: tuple[int, ...], magnitudes, seed: int):
-    """The robustness ratio of each aggregator under each attack, as records.
+def robustness_attacks(cfg: RobustnessConfig) -> dict:
+    """The attacks of the robustness study, by label: ALIE (Baruch et al.'s default z and
+    ``alie_zs``), IPM for each of ``ipm_scales``, sign flip, and the constants ``10^k``.
 
-    Honest rows ~ N(1, I_d); attacks: IPM (-10 x the honest mean), sign flip, and the constant
-    ``10^k`` vectors for ``k`` in ``magnitudes``.
+    Honest rows are ~ N(mu 1, I_d): they sit at distance ~ sqrt(d) from their mean and ~ sqrt(2d)
+    from each other. ALIE with z sends a vector at distance z sqrt(d) from the honest mean, IPM with
+    eps one at (1 + eps) mu sqrt(d). A Byzantine vector closer to the honest rows than they are to
+    each other lies *inside the honest cloud*, where distance-based filtering (NNM) cannot single
+    it out: ALIE with z <= 1 always, IPM when mu is small (mu = 0.1: the noise-dominated regime of
+    private training) but not when mu = 1.
     """
-    g = torch.Generator().manual_seed(derive_seed(seed, "robustness"))
+    attacks = {"ALIE (default z)": ALIE()}
+    attacks.update({f"ALIE (z = {z:g})": ALIE(z) for z in cfg.alie_zs})
+    attacks.update({f"IPM (eps = {e:g})": IPM(e) for e in cfg.ipm_scales})
+    attacks["sign flip"] = SignFlip()
+    attacks.update({f"constant 1e{k}": _Constant(10.0**k) for k in cfg.magnitudes})
+    return attacks
+
+
+def robustness_study(cfg: RobustnessConfig) -> list[dict]:
+    """The robustness ratio of the mean, the median and NNM + median under every attack of
+    :func:`robustness_attacks`, for each honest mean mu and Byzantine count f, with the proven
+    bound of each robust aggregator (:func:`common.robust.robustness_coefficient`; NaN for the
+    mean), as records."""
+    g = torch.Generator().manual_seed(derive_seed(cfg.seed, "robustness"))
     rows = []
-    for f in byzantine:
-        x_h = 1.0 + torch.randn(honest, d, generator=g, dtype=torch.float64)
-        own = 1.0 + torch.randn(f, d, generator=g, dtype=torch.float64)
-        attacks = {"IPM (eps = 10)": IPM(10.0), "sign flip": SignFlip()}
-        attacks.update({f"constant 1e{k}": _Constant(10.0**k) for k in magnitudes})
-        for attack_name, attack in attacks.items():
-            x = torch.cat([x_h, attack(x_h, own)])
-            for agg in ("mean", "median", "nnm_median"):
-                rows.append({"f": f, "attack": attack_name, "aggregator": agg,
-                             "ratio": robustness_ratio(get_aggregator(agg)(x, f=f), x_h)})
+    for mu in cfg.honest_means:
+        for f in cfg.byzantine_counts:
+            x_h = mu + torch.randn(cfg.num_honest, cfg.dim, generator=g, dtype=torch.float64)
+            own = mu + torch.randn(f, cfg.dim, generator=g, dtype=torch.float64)
+            n = cfg.num_honest + f
+            for attack_name, attack in robustness_attacks(cfg).items():
+                x = torch.cat([x_h, attack(x_h, own)])
+                for agg in ("mean", "median", "nnm_median"):
+                    bound = robustness_coefficient(agg, n, f) if agg != "mean" else float("nan")
+                    rows.append({"mu": mu, "f": f, "n": n, "attack": attack_name,
+                                 "aggregator": agg, "bound": bound,
+                                 "ratio": robustness_ratio(get_aggregator(agg)(x, f=f), x_h)})
     return rows
 
 

@@ -51,7 +51,7 @@ class ToyConfig(Config):
     toy_a_steps: int = param(2000, ge=1, doc="iterations on Toy A")
     toy_b_lrs: tuple[float, ...] = param((0.03, 0.01), gt=0, doc="step sizes gamma on Toy B")
     toy_b_steps: tuple[int, ...] = param((4000, 8000), ge=10, doc="iterations per step size")
-    toy_b_seeds: int = param(3, ge=1, doc="seeds of the gradient noise")
+    toy_b_seeds: int = param(5, ge=2, doc="seeds of the gradient noise (paired intervals)")
     toy_b_tau: float = param(0.5, gt=0, doc="clipping threshold on Toy B")
     beta: float = param(0.05, gt=0, le=1, doc="Clip21-SGD2M client momentum on Toy B")
     beta_hat: float = param(0.1, gt=0, le=1, doc="Clip21-SGD2M EF momentum on Toy B")

@@ -37,7 +37,8 @@ from common.optim.batched import BatchedSweep, batched_sweep
 from common.optim.training import train_classifier
 
 __all__ = ["ToyConfig", "rosenbrock_experiment",
-           "quartic_experiment", "regression_experiment", "quadratic_experiment",
+           "quartic_experiment", "momentum_condition_experiment", "regression_experiment",
+           "quadratic_experiment",
            "MLPConfig", "MLPRun", "mnist_data",
            "train_mlp", "mlp_sweep", "LMConfig", "LMRun",
            "shakespeare_data", "train_char_lm", "lm_sweep"]
@@ -70,6 +71,10 @@ class ToyConfig(Config):
     quadratic_dim: int = param(400, ge=2, doc="size of the least-squares matrix")
     quadratic_kappas: tuple[float, ...] = param((1e2, 1e3, 1e4), gt=1, doc="condition numbers")
     quadratic_steps: int = param(2000, ge=1, doc="iterations K on the quadratic")
+    e6_grid: tuple[float, ...] = param((0.5, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6), gt=0,
+                                       doc="c on x^2 + x^4 for Remark E.6 (all at least 1/2)")
+    e6_betas: tuple[float, ...] = param((0.0, 0.1, 0.2, 0.36, 0.5, 0.7, 0.9, 0.99), ge=0, lt=1,
+                                        doc="NGN-M momenta for Remark E.6 (beta >= 9/25)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -91,6 +96,17 @@ def quartic_experiment(cfg: ToyConfig, methods) -> dict[str, BatchedSweep]:
     return {m: batched_sweep(Quartic(), m, cfg.quartic_grid, (cfg.quartic_x0,),
                          cfg.quartic_max_steps, target=cfg.quartic_target, stop_at_target=True)
             for m in methods}
+
+
+def momentum_condition_experiment(cfg: ToyConfig) -> dict[float, BatchedSweep]:
+    """NGN-M on ``x^2 + x^4 = x^2 (1 + x^2)`` for every momentum ``beta`` of ``e6_betas`` over
+    ``e6_grid``, stopped at ``quartic_target`` (Theorem E.5 / Remark E.6 of arXiv 2508.15071: on
+    this function NGN-M converges for every ``c >= 1/2`` once ``beta >= 9/25``; a sufficient
+    condition, so momenta below 9/25 are run too, to show whether it is also necessary)."""
+    return {b: batched_sweep(Quartic(), "NGN-M", cfg.e6_grid, (cfg.quartic_x0,),
+                             cfg.quartic_max_steps, target=cfg.quartic_target,
+                             stop_at_target=True, hyper={"beta": b})
+            for b in cfg.e6_betas}
 
 
 def regression_experiment(cfg: ToyConfig, methods) -> tuple[dict, float]:
@@ -158,7 +174,7 @@ class MLPConfig(Config):
     epochs: int = param(1, ge=1, doc="passes over the training subset")
     train_size: int = param(60_000, ge=128, le=60_000, doc="training images used")
     batch_size: int = param(128, ge=1, doc="mini-batch size")
-    grid: tuple[float, ...] = param((1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), gt=0,
+    grid: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0), gt=0,
                                     doc="lr (SGDM, Adam) and c (NGN family)")
     methods: tuple[str, ...] = param(("SGDM", "NGN", "NGN-M", "Adam", "NGN-MDv1"),
                                      choices=_METHODS, doc="optimizers compared")

@@ -179,3 +179,21 @@ def test_mnist_problem_builder(shared_data):
     assert set(plain.evaluate(x0, sets=("test",))) == {"test_loss", "test_acc"}
     with pytest.raises(ValueError, match="split"):
         mnist_federated(4, split="dirichlet")
+
+
+def test_mnist_problem_models(shared_data):
+    """``model`` picks the classifier: the 784-256-10 MLP and the papers' CNN on full images,
+    both trainable through the same flat-vector interface; the CNN refuses pooled inputs."""
+    from common.models import MnistCNN
+
+    mlp = mnist_federated(3, subset=60, pool=1, hidden=256, val_fraction=0.0)
+    assert mlp.dim == 784 * 256 + 256 + 256 * 10 + 10 == 203_530
+    cnn = mnist_federated(3, subset=60, pool=1, model="cnn", val_fraction=0.0)
+    assert isinstance(cnn.model, MnistCNN) and cnn.dim == 1_199_882
+    g = cnn.grad_fn(4, torch.Generator().manual_seed(0))(cnn.x0(0))
+    assert g.shape == (3, cnn.dim) and torch.isfinite(g).all()
+    assert set(cnn.evaluate(cnn.x0(0))) == {"test_loss", "test_acc"}
+    with pytest.raises(ValueError, match="pool=1"):
+        mnist_federated(3, subset=60, model="cnn")
+    with pytest.raises(ValueError, match="model"):
+        mnist_federated(3, subset=60, model="resnet")

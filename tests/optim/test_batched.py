@@ -33,3 +33,14 @@ def test_sweep_rows_equal_single_runs(method):
 def test_tail_validation():
     with pytest.raises(ValueError, match="tail"):
         batched_sweep(Quartic(), "NGN", [1.0], (1.0,), 10, tail=11)
+
+
+def test_hyper_overrides_the_fixed_settings():
+    """``hyper`` replaces the registry's fixed beta = 0.9 of NGN-M: beta = 0 is plain NGN."""
+    m0 = batched_sweep(Quartic(), "NGN-M", [0.5, 5.0], (2.0,), 50, hyper={"beta": 0.0})
+    ngn = batched_sweep(Quartic(), "NGN", [0.5, 5.0], (2.0,), 50)
+    np.testing.assert_allclose(m0.final_loss, ngn.final_loss, rtol=1e-12)
+    m9 = batched_sweep(Quartic(), "NGN-M", [0.5, 5.0], (2.0,), 50)
+    assert not np.allclose(m9.final_loss, ngn.final_loss)
+    with pytest.raises(TypeError):
+        batched_sweep(Quartic(), "NGN-M", [0.5], (2.0,), 5, hyper={"betta": 0.5})

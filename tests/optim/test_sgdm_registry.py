@@ -51,6 +51,28 @@ def test_ema_form_reference():
     np.testing.assert_allclose(xs[0].numpy(), x, rtol=1e-14)
 
 
+def test_zero_init_ema_reference():
+    """buffer_init="zero": the EMA recursion from b = 0 (first step 0.1 g, a tenth of torch's),
+    from a NumPy recursion; with dampening 0 the two initialisations coincide."""
+    x, b, xs = np.array([2.0]), np.zeros(1), (torch.tensor([2.0], dtype=torch.float64),)
+    state = sgdm_init(xs)
+    for _ in range(10):
+        g = 2 * x
+        b = 0.9 * b + 0.1 * g
+        x = x - 0.3 * b
+        updates, state, _ = sgdm_update((2 * xs[0],), state, lr=0.3, momentum=0.9, dampening=0.9,
+                                        buffer_init="zero")
+        xs = apply_updates(xs, updates)
+    np.testing.assert_allclose(xs[0].numpy(), x, rtol=1e-14)
+    g = (torch.tensor([1.5], dtype=torch.float64),)
+    for init in ("grad", "zero"):
+        upd, _, _ = sgdm_update(g, sgdm_init(g), lr=1.0, momentum=0.9, dampening=0.0,
+                                buffer_init=init)
+        assert float(upd[0][0]) == -1.5
+    with pytest.raises(ValueError, match="buffer_init"):
+        sgdm_update(g, sgdm_init(g), lr=1.0, buffer_init="ones")
+
+
 def _quadratic(x):
     w = torch.arange(1, x.shape[-1] + 1, dtype=x.dtype)
     return 0.5 * (w * x * x).sum(-1), w * x

@@ -28,3 +28,19 @@ def test_the_network_grids_are_one_config_per_run_in_grid_order():
     assert len(lm) == 2 * (2 * 3 + 2 * 4) and lm[0].method == "Adam" and lm[-1].seed == 1
     with pytest.raises(Exception, match="n_head"):
         lib.LMRun(d_model=10, n_head=4)
+
+
+def test_momentum_condition_experiment_runs_ngn_m_at_each_beta():
+    """Remark E.6's sweep: one batched NGN-M run per beta over e6_grid; beta = 0 is plain NGN."""
+    from common.models import Quartic
+    from common.optim.batched import batched_sweep
+
+    cfg = lib.ToyConfig(e6_grid=(0.5, 10.0), e6_betas=(0.0, 0.5), quartic_max_steps=2000)
+    res = lib.momentum_condition_experiment(cfg)
+    assert set(res) == {0.0, 0.5}
+    ngn = batched_sweep(Quartic(), "NGN", cfg.e6_grid, (cfg.quartic_x0,), cfg.quartic_max_steps,
+                        target=cfg.quartic_target, stop_at_target=True)
+    assert (res[0.0].hit_iteration == ngn.hit_iteration).all()
+    assert (res[0.5].hit_iteration >= 0).all()
+    with pytest.raises(Exception, match="e6_betas"):
+        lib.ToyConfig(e6_betas=(1.0,))

@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 
 from common.robust import (
     AGGREGATORS,
+    ALIE,
+    IPM,
+    ROBUSTNESS_COEFFICIENTS,
     bucketing,
     centered_clipping,
     compose,
@@ -26,6 +29,7 @@ from common.robust import (
     multi_krum,
     nnm,
     nnm_median,
+    robustness_coefficient,
     robustness_ratio,
     trimmed_mean,
 )
@@ -198,6 +202,36 @@ def test_robustness_ratio_is_bounded_for_nnm_median_but_not_the_mean():
                      robustness_ratio(mean(x), honest))
     assert max(r[0] for r in ratios.values()) < 5.0
     assert ratios[9][1] > 1e15
+
+
+def test_robustness_coefficients_of_allouah_et_al():
+    """Allouah et al. 2023 (arXiv 2302.01772), Prop. 5 and Lemma 1, by hand for n = 25, f = 5:
+    kappa_CM = 4 (1 + 5/15)^2 = 64/9 and kappa_NNM = 8 * 5/20 * (64/9 + 1) = 146/9."""
+    assert robustness_coefficient("median", 25, 5) == pytest.approx(64 / 9)
+    assert robustness_coefficient("nnm_median", 25, 5) == pytest.approx(146 / 9)
+    assert robustness_coefficient("nnm_median", 22, 0) == 0.0
+    with pytest.raises(ValueError, match="f < n/2"):
+        robustness_coefficient("median", 10, 5)
+    with pytest.raises(ValueError, match="proven coefficient"):
+        robustness_coefficient("mean", 10, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(f=st.integers(1, 7), d=st.integers(1, 20), scale=st.floats(1e-3, 1e6),
+       attack=st.sampled_from(["alie", "ipm", "random", "far"]), seed=st.integers(0, 1000))
+def test_robust_aggregators_meet_their_proven_bound(f, d, scale, attack, seed):
+    """Whatever the Byzantine rows, the ratio of median, geometric median and NNM + median stays
+    within its proven coefficient (the bound holds for every input: a violation is a bug)."""
+    rng = np.random.default_rng(seed)
+    honest = torch.tensor(rng.standard_normal((2 * f + 3, d)) + 1.0)
+    byz = {"alie": ALIE(z=scale ** 0.25)(honest, honest[:f]),
+           "ipm": IPM(eps=scale)(honest, honest[:f]),
+           "random": torch.tensor(rng.standard_normal((f, d)) * scale),
+           "far": torch.full((f, d), scale, dtype=torch.float64)}[attack]
+    x = torch.cat([honest, byz])
+    for name in ROBUSTNESS_COEFFICIENTS:
+        ratio = robustness_ratio(AGGREGATORS[name](x, f=f), honest)
+        assert ratio <= robustness_coefficient(name, x.shape[0], f) * (1 + 1e-9)
 
 
 @settings(max_examples=40, deadline=None)

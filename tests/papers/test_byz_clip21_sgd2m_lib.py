@@ -1,0 +1,38 @@
+"""papers/byz-clip21-sgd2m/lib.py: the robustness study of notebook 01 (the aggregators and their
+proven coefficients are tested in tests/robust/test_aggregators.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from common.project import paper_module
+from common.robust import robustness_coefficient
+
+lib = paper_module("byz-clip21-sgd2m")
+
+
+def test_robustness_config_refuses_a_byzantine_majority_and_one_seed():
+    with pytest.raises(Exception, match="byzantine_counts"):
+        lib.RobustnessConfig(num_honest=4, byzantine_counts=(4,))
+    with pytest.raises(Exception, match="sanity_seeds"):
+        lib.RobustnessConfig(sanity_seeds=(0, 0))
+
+
+def test_robustness_study_rows_carry_the_proven_bound_and_stay_below_it():
+    cfg = lib.RobustnessConfig(dim=50, num_honest=8, byzantine_counts=(1, 3), magnitudes=(0, 6),
+                               ipm_scales=(0.1, 10.0), alie_zs=(1.0,), honest_means=(0.1, 1.0))
+    rows = lib.robustness_study(cfg)
+    attacks = lib.robustness_attacks(cfg)
+    assert set(attacks) == {"ALIE (default z)", "ALIE (z = 1)", "IPM (eps = 0.1)",
+                            "IPM (eps = 10)", "sign flip", "constant 1e0", "constant 1e6"}
+    assert len(rows) == 2 * 2 * len(attacks) * 3  # mu x f x attack x aggregator
+    for r in rows:
+        if r["aggregator"] == "mean":
+            assert math.isnan(r["bound"])
+        else:
+            assert r["bound"] == robustness_coefficient(r["aggregator"], r["n"], r["f"])
+            assert r["ratio"] <= r["bound"]
+    far = [r["ratio"] for r in rows if r["aggregator"] == "mean" and r["attack"] == "constant 1e6"]
+    assert min(far) > 1e6  # the negative control of notebook 01: the mean is unbounded
