@@ -8,6 +8,9 @@
 - :mod:`common.metrics.multitask`   worst-task and average accuracy, Delta-m%
 - :mod:`common.metrics.rates`       log-linear convergence-rate fits (slope, R^2, bootstrap
                                     interval) and contraction ratios of optimality gaps
+- :mod:`common.metrics.igb`         initial guessing bias: class fractions, max-class fraction,
+                                    drift ratio, empirical correlation, the G0 law, the predicted
+                                    max-class fraction, an init-ensemble runner
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
 - :mod:`common.metrics.conditioning` the pseudo-condition number with an explicit rank rule
@@ -21,6 +24,17 @@
 
 from common.metrics.conditioning import numerical_rank, pseudo_condition_number
 from common.metrics.geometry import kl_slope, norm_ratio, rank_correlation, smoothness_estimate
+from common.metrics.igb import (
+    class_fractions,
+    drift_moments,
+    drift_ratio,
+    empirical_correlation,
+    ensemble_outputs,
+    expected_max_fraction,
+    g0_density,
+    max_class_fraction,
+    max_fraction_density,
+)
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
 from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
 from common.metrics.stability import (
@@ -60,6 +74,9 @@ METRICS = {
     "smoothness_estimate": smoothness_estimate,
     "norm_ratio": norm_ratio,
     "rank_correlation": rank_correlation,
+    "max_class_fraction": max_class_fraction,
+    "drift_ratio": drift_ratio,
+    "empirical_correlation": empirical_correlation,
 }
 
 __all__ = [
@@ -70,4 +87,7 @@ __all__ = [
     "window_table", "METRICS", "RateFit", "contraction_ratio", "log_linear_fit",
     "pseudo_condition_number", "numerical_rank", "smoothness_estimate", "kl_slope", "norm_ratio",
     "rank_correlation",
+    "class_fractions", "max_class_fraction", "drift_moments",
+    "drift_ratio", "empirical_correlation", "g0_density", "max_fraction_density",
+    "expected_max_fraction", "ensemble_outputs",
 ]
