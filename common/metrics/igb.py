@@ -9,7 +9,8 @@ arXiv:2306.00809; Bassi et al., arXiv:2505.12096): neutrality :math:`\gamma < 1`
 :math:`1 < \gamma < \infty`, deep prejudice :math:`\gamma = \infty`.
 
 Statistics on measured outputs (arrays with leading "initialisation" axes, then N inputs, then
-units or classes; NumPy arrays or torch tensors):
+units or classes; NumPy arrays, or torch tensors, which are reduced in their own dtype and device
+before the small results come back as float64 NumPy arrays):
 
 - :func:`class_fractions`, :func:`max_class_fraction`: :math:`f_c` = share of the N inputs whose
   arg-max is class c, and :math:`\max_c f_c`;
@@ -48,16 +49,29 @@ __all__ = ["class_fractions", "max_class_fraction", "drift_moments", "drift_rati
            "expected_max_fraction", "ensemble_outputs"]
 
 
-def _array(x, name: str, min_ndim: int) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor
-        x = x.detach().to("cpu").double().numpy()
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim < min_ndim:
-        raise ValueError(f"{name} has shape {arr.shape}: needs at least {min_ndim} axes "
+def _is_torch(x) -> bool:
+    return hasattr(x, "detach") and hasattr(x, "dim")
+
+
+def _array(x, name: str, min_ndim: int, *, keep_torch: bool = False):
+    """A float64 NumPy array, or (``keep_torch``) the torch tensor itself, detached: the
+    statistics of large hidden layers are reduced in torch, on their device and dtype, and only
+    the small results are converted."""
+    if _is_torch(x):
+        arr = x.detach() if keep_torch else x.detach().to("cpu").double().numpy()
+    else:
+        arr = np.asarray(x, dtype=np.float64)
+    shape = tuple(arr.shape)
+    if len(shape) < min_ndim:
+        raise ValueError(f"{name} has shape {shape}: needs at least {min_ndim} axes "
                          "(..., N inputs, units)")
-    if arr.shape[-2] < 2:
-        raise ValueError(f"{name} has shape {arr.shape}: needs at least 2 inputs on axis -2")
+    if shape[-2] < 2:
+        raise ValueError(f"{name} has shape {shape}: needs at least 2 inputs on axis -2")
     return arr
+
+
+def _numpy(t) -> np.ndarray:
+    return t.double().cpu().numpy() if _is_torch(t) else np.asarray(t, dtype=np.float64)
 
 
 def class_fractions(logits, num_classes: int | None = None) -> np.ndarray:
@@ -65,11 +79,12 @@ def class_fractions(logits, num_classes: int | None = None) -> np.ndarray:
 
     ``logits`` has shape ``(..., N, C)``; ties go to the lowest index (``argmax``).
     """
-    arr = _array(logits, "logits", 2)
+    arr = _array(logits, "logits", 2, keep_torch=True)
     C = arr.shape[-1] if num_classes is None else num_classes
     if C < arr.shape[-1]:
         raise ValueError(f"num_classes={num_classes}: smaller than the {arr.shape[-1]} outputs")
     pred = arr.argmax(-1)
+    pred = pred.cpu().numpy() if _is_torch(pred) else pred
     onehot = pred[..., None] == np.arange(C)
     return onehot.mean(-2)
 
@@ -83,10 +98,10 @@ def max_class_fraction(logits) -> np.ndarray:
 def drift_moments(Y) -> tuple[np.ndarray, np.ndarray]:
     """``(mean_i mu_i^2, mean_i Var_x y_i)`` per network: ``Y`` has shape ``(..., N, units)``;
     ``mu_i`` is unit i's mean over the N inputs, the variance has ``ddof=0``."""
-    arr = _array(Y, "Y", 2)
+    arr = _array(Y, "Y", 2, keep_torch=True)
     mu = arr.mean(-2)
-    var = arr.var(-2)
-    return (mu * mu).mean(-1), var.mean(-1)
+    var = (arr - mu.unsqueeze(-2)).square().mean(-2) if _is_torch(arr) else arr.var(-2)
+    return _numpy((mu * mu).mean(-1)), _numpy(var.mean(-1))
 
 
 def drift_ratio(Y, *, per_init: bool = False):
@@ -108,11 +123,11 @@ def empirical_correlation(Y) -> np.ndarray:
     """Mean cosine :math:`q_{ab}/\\sqrt{q_{aa} q_{bb}}` over the disjoint input pairs
     (0, 1), (2, 3), ... of ``Y`` with shape ``(..., N, units)``; returns shape ``Y.shape[:-2]``.
     """
-    arr = _array(Y, "Y", 2)
+    arr = _array(Y, "Y", 2, keep_torch=True)
     n = arr.shape[-2] // 2 * 2
     a, b = arr[..., 0:n:2, :], arr[..., 1:n:2, :]
-    cos = (a * b).sum(-1) / np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-    return cos.mean(-1)
+    cos = (a * b).sum(-1) / ((a * a).sum(-1) * (b * b).sum(-1)) ** 0.5
+    return _numpy(cos.mean(-1))
 
 
 def _check_gamma(gamma: float) -> float:

@@ -69,7 +69,7 @@ from common.models.activations import Activation, get
 __all__ = [
     "gauss_hermite", "expect", "pair_expect", "q_map", "pair_map", "c_map", "propagate",
     "Propagation", "q_star", "chi1", "c_star", "drift_ratio_star", "eoc", "neutrality",
-    "relu_drift_recursion", "PHASES", "Phase", "phase", "DEFAULT_NODES",
+    "relu_drift_recursion", "PHASES", "Phase", "phase", "phase_boundaries", "DEFAULT_NODES",
 ]
 
 #: Gauss-Hermite nodes per dimension by the number of Gaussian dimensions of the integral:
@@ -384,16 +384,17 @@ def neutrality(activation, sigma_b2: float, *, nodes: int | None = None) -> floa
     return brentq(f, just_above, hi, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500)
 
 
-def relu_drift_recursion(sigma_w2: float, sigma_b2: float, depth: int, *,
+def relu_drift_recursion(sigma_w2: float, sigma_b2: float, depth: int, *, q_in: float = 1.0,
                          num_data: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The official code's ReLU recursion for the data variance V and the drift variance Ṽ.
 
     With :math:`\\gamma = \\tilde V / V`, :math:`g(\\gamma) = \\tfrac{2}{\\pi}\\gamma
     \\arctan\\sqrt{2\\gamma+1} + \\sqrt{2\\gamma+1}/\\pi` and :math:`f = 1 + \\gamma - g`:
     :math:`V' = \\tfrac{\\sigma_w^2}{2} V f(\\gamma)`, :math:`\\tilde V' = \\tfrac{\\sigma_w^2}{2}
-    V g(\\gamma) + \\sigma_b^2`, from :math:`V^{(1)} = \\sigma_w^2`, :math:`\\tilde V^{(1)} =
-    \\sigma_b^2 + \\sigma_w^2/N` for unit-variance i.i.d. inputs (``num_data`` N; None: the
-    infinite-data limit, no finite-sample drift) [code: ``plot/plot_forward.py``]. Returns
+    V g(\\gamma) + \\sigma_b^2`, from :math:`V^{(1)} = \\sigma_w^2 q_{in}`,
+    :math:`\\tilde V^{(1)} = \\sigma_b^2 + \\sigma_w^2 q_{in}/N` for i.i.d. inputs of squared
+    length ``q_in`` (the code's unit inputs: 1; ``num_data`` N; None: the infinite-data limit, no
+    finite-sample drift) [code: ``plot/plot_forward.py``]. Returns
     ``(V, Vtilde)`` for layers 1..depth. Under :math:`c = \\gamma/(1+\\gamma)` it is the
     arc-cosine covariance map (``(1+γ)√(1-c²) = √(2γ+1)`` and
     ``π - arccos c = 2 arctan √(2γ+1)``).
@@ -403,9 +404,10 @@ def relu_drift_recursion(sigma_w2: float, sigma_b2: float, depth: int, *,
     if num_data is not None and (not isinstance(num_data, int) or num_data < 1):
         raise ValueError(f"num_data={num_data!r}: a positive integer or None")
     sigma_w2, sigma_b2 = _check_var("sigma_w2", sigma_w2), _check_var("sigma_b2", sigma_b2)
+    q_in = _check_var("q_in", q_in)
     V, Vt = np.empty(depth), np.empty(depth)
-    V[0] = sigma_w2
-    Vt[0] = sigma_b2 + (sigma_w2 / num_data if num_data else 0.0)
+    V[0] = sigma_w2 * q_in
+    Vt[0] = sigma_b2 + (sigma_w2 * q_in / num_data if num_data else 0.0)
     for i in range(1, depth):
         gam = Vt[i - 1] / V[i - 1]
         r = math.sqrt(2.0 * gam + 1.0)
@@ -458,3 +460,22 @@ def phase(activation, sigma_w2: float, sigma_b2: float, *, rtol: float = 1e-9,
     if c >= 1.0:
         return by_name["chaotic deep prejudice"]
     return by_name["prejudice"] if c > 0.5 else by_name["neutrality"]
+
+
+def phase_boundaries(activation, sigma_b2_grid, *,
+                     nodes: int | None = None) -> dict[str, np.ndarray]:
+    """The phase diagram's curves over ``sigma_b2_grid``: ``{"sigma_b2", "eoc", "neutrality"}``.
+
+    The neutrality line is ``nan`` where c* never falls to 1/2 (ReLU: its chaotic side has no
+    finite q* and stays in deep prejudice).
+    """
+    act = get(activation)
+    grid = np.asarray(sigma_b2_grid, dtype=float)
+    edge = np.array([eoc(act, b, nodes=nodes) for b in grid])
+    neutral = np.full_like(edge, np.nan)
+    for i, b in enumerate(grid):
+        try:
+            neutral[i] = neutrality(act, b, nodes=nodes)
+        except ValueError:  # no sigma_w2 with c* <= 1/2 could be bracketed
+            continue
+    return {"sigma_b2": grid, "eoc": edge, "neutrality": neutral}

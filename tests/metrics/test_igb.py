@@ -72,6 +72,17 @@ def test_empirical_correlation_is_the_mean_cosine_of_disjoint_pairs():
     np.testing.assert_allclose(empirical_correlation(Y), ref, rtol=1e-12)
 
 
+def test_torch_inputs_give_the_numpy_results():
+    rng = np.random.default_rng(4)
+    Y = _gaussian_model(rng, 3, 50, 7, 1.0, 2.0)
+    T = torch.from_numpy(Y).float()
+    for f in (empirical_correlation, lambda y: drift_moments(y)[0], lambda y: drift_moments(y)[1],
+              max_class_fraction):
+        out = f(T)
+        assert isinstance(out, np.ndarray) and out.dtype == np.float64
+        np.testing.assert_allclose(out, f(Y), rtol=1e-5)  # float32 reductions
+
+
 def test_theorem_3_1_in_the_gaussian_model():
     # with many units, q_ab -> s_mu2 and q_aa -> s_mu2 + s_y2, so c -> gamma / (1 + gamma)
     rng = np.random.default_rng(2)

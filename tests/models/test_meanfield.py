@@ -171,6 +171,15 @@ def test_neutrality_line():
         assert mf.c_star("tanh", n, sb2) == pytest.approx(0.5, abs=1e-9)
 
 
+def test_phase_boundaries():
+    tanh = mf.phase_boundaries("tanh", [0.0, 0.1])
+    assert tanh["eoc"][1] == pytest.approx(mf.eoc("tanh", 0.1))
+    assert tanh["neutrality"][1] == pytest.approx(mf.neutrality("tanh", 0.1))
+    relu = mf.phase_boundaries("relu", [0.0, 0.1])
+    np.testing.assert_array_equal(relu["eoc"], [2.0, 2.0])
+    assert np.all(np.isnan(relu["neutrality"]))  # ReLU's chaotic side never reaches c* = 1/2
+
+
 @settings(max_examples=25, deadline=None)
 @given(sw2=st.floats(0.3, 6.0), sb2=st.floats(0.005, 0.3))
 def test_c_star_is_the_stable_fixed_point(sw2, sb2):
@@ -229,6 +238,9 @@ def test_official_relu_drift_recursion_is_the_arc_cosine_map(sw2, sb2):
     np.testing.assert_allclose((V / (V + Vt))[ok], (1 - p.c)[ok], rtol=1e-7)
     V_n, Vt_n = mf.relu_drift_recursion(sw2, sb2, 3, num_data=100)
     assert Vt_n[0] == pytest.approx(sb2 + sw2 / 100)
+    V_q, Vt_q = mf.relu_drift_recursion(sw2, sb2, 50, q_in=0.3)
+    p_q = mf.propagate("relu", sw2, sb2, 50, q_in=0.3)
+    np.testing.assert_allclose(V_q + Vt_q, p_q.q, rtol=1e-11)
 
 
 def test_relu_approach_to_deep_prejudice():
