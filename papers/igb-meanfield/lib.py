@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from common.experiment import Config, ConfigError, derive_seed, param, resolve_device, sweep
+from common.experiment.checks import require_at_most, require_range
 from common.metrics import (
     class_fractions,
     drift_moments,
@@ -90,14 +91,12 @@ class PhaseConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("relu_power_fit", "relu_exp_fit", "relu_ordered", "relu_chaotic"):
+        for name in ("relu_ordered", "relu_chaotic"):
             if len(getattr(self, name)) != 2:
-                raise ConfigError(f"{name}={getattr(self, name)}: needs exactly two values")
+                raise ConfigError(f"{name}={getattr(self, name)}: needs (sigma_w2, sigma_b2)")
         for name in ("relu_power_fit", "relu_exp_fit"):
-            lo, hi = getattr(self, name)
-            if not lo < hi <= self.relu_depth:
-                raise ConfigError(f"{name}={(lo, hi)}: need lo < hi <= relu_depth="
-                                  f"{self.relu_depth}")
+            require_range(name, getattr(self, name))
+            require_at_most(name, getattr(self, name)[1], "relu_depth", self.relu_depth)
         if not self.relu_ordered[0] < 2 < self.relu_chaotic[0]:
             raise ConfigError("relu_ordered needs sigma_w2 < 2 and relu_chaotic sigma_w2 > 2")
 
