@@ -1,7 +1,9 @@
-"""Datasets: verified downloads, MNIST / Fashion-MNIST idx files, Tiny Shakespeare, scikit-learn
-sets and synthetic generators. See :mod:`common.data.download` for where files are looked up."""
+"""Datasets: verified downloads, MNIST / Fashion-MNIST idx files, CIFAR-10/100 binary archives,
+Tiny Shakespeare, scikit-learn sets and synthetic generators. See :mod:`common.data.download` for
+where files are looked up."""
 
 from common.data.binary import BINARY_TASKS, binary_task, standardize_with_intercept
+from common.data.cifar import CIFAR10, CIFAR100, load_cifar10, load_cifar100
 from common.data.download import (
     DataIntegrityError,
     DataUnavailableError,
@@ -54,5 +56,5 @@ __all__ = [
     "load_sklearn", "TINY_SHAKESPEARE", "CharTokenizer", "char_dataset", "load_tiny_shakespeare",
     "sample_batch", "IMDB", "load_imdb", "BINARY_TASKS", "binary_task",
     "standardize_with_intercept", "avg_pool_downsample", "ZCA", "zca_fit", "zca_apply",
-    "zca_whiten", "balanced_subset",
+    "zca_whiten", "balanced_subset", "CIFAR10", "CIFAR100", "load_cifar10", "load_cifar100",
 ]

@@ -13,6 +13,9 @@
                                     singular-value rank at a relative threshold, entropy
                                     effective rank, stable rank, participation ratio, class-mean
                                     rank), penultimate features through a forward hook
+- :mod:`common.metrics.igb`         initial guessing bias: class fractions, max-class fraction,
+                                    drift ratio, empirical correlation, the G0 law, the predicted
+                                    max-class fraction, an init-ensemble runner
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
 - :mod:`common.metrics.conditioning` the pseudo-condition number with an explicit rank rule
@@ -26,6 +29,17 @@
 
 from common.metrics.conditioning import numerical_rank, pseudo_condition_number
 from common.metrics.geometry import kl_slope, norm_ratio, rank_correlation, smoothness_estimate
+from common.metrics.igb import (
+    class_fractions,
+    drift_moments,
+    drift_ratio,
+    empirical_correlation,
+    ensemble_outputs,
+    expected_max_fraction,
+    g0_density,
+    max_class_fraction,
+    max_fraction_density,
+)
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
 from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
 from common.metrics.representation import (
@@ -101,6 +115,9 @@ METRICS = {
     "stable_rank": stable_rank,
     "participation_ratio": participation_ratio,
     "class_mean_rank": class_mean_rank,
+    "max_class_fraction": max_class_fraction,
+    "drift_ratio": drift_ratio,
+    "empirical_correlation": empirical_correlation,
 }
 
 __all__ = [
@@ -116,4 +133,7 @@ __all__ = [
     "relative_to_init", "singular_value_rank", "effective_rank", "stable_rank",
     "participation_ratio",
     "class_mean_rank", "last_linear", "penultimate_features",
+    "class_fractions", "max_class_fraction", "drift_moments",
+    "drift_ratio", "empirical_correlation", "g0_density", "max_fraction_density",
+    "expected_max_fraction", "ensemble_outputs",
 ]

@@ -1,7 +1,11 @@
-"""Reference models and test objectives."""
+"""Reference models, test objectives and initialisers; the mean-field theory of deep random
+networks is :mod:`common.models.meanfield` (imported on its own: it loads SciPy)."""
 
+from common.models.activations import ACTIVATIONS, Activation, arccos_kernel, pooled
 from common.models.cnn import MnistCNN
+from common.models.ensemble import MLPEnsemble
 from common.models.gpt import GPT, GPTConfig
+from common.models.init import eoc_relative, gaussian_, init_gaussian_
 from common.models.linear_net import DeepLinear, ResidualLinear, gaussian_init_
 from common.models.mlp import MLP
 from common.models.objectives import LeastSquares, Quadratic, Quartic, Rosenbrock
@@ -14,4 +18,6 @@ from common.models.vgg import VGG9, pad_to_32
 __all__ = ["MnistCNN", "GPT", "GPTConfig", "MLP", "LeastSquares", "Quadratic", "Quartic",
            "Rosenbrock", "DeepLinear", "ResidualLinear", "gaussian_init_", "apply_masks",
            "magnitude_masks", "prunable_names", "CifarResNet", "resnet20", "ResNet9", "VGG9",
-           "pad_to_32", "UFM", "etf", "simplex_etf"]
+           "pad_to_32", "UFM", "etf", "simplex_etf",
+           "ACTIVATIONS", "Activation", "arccos_kernel", "pooled", "MLPEnsemble",
+           "eoc_relative", "gaussian_", "init_gaussian_"]
