@@ -50,11 +50,12 @@ complete record or none. A finished run stores ``{"key", "status": "done", "func
 "config_hash", "version", "attempt", "results", "wall_time_s", "provenance", "worker"}``:
 ``results`` is what ``fn`` returned, converted by :func:`to_jsonable` (NaN and inf are kept),
 ``attempt`` identifies the ``sweep`` call that wrote the record, and ``worker`` the executor,
-host, process and SLURM job. A run that raises stores ``"status": "failed"`` and
-``"error": {"type", "message", "traceback"}`` instead of results, and the sweep goes on with the
-others. A run whose worker died before it stored anything (a killed
-process, a SLURM job that failed, timed out or was preempted) gets a failure record written by
-the sweep, with the executor's error.
+host, process and, inside SLURM, ``slurm_job_id``, ``slurm_array_job_id``,
+``slurm_array_task_id`` and ``slurm_restart_count`` (how often the task was requeued). A run
+that raises stores ``"status": "failed"`` and ``"error": {"type", "message", "traceback"}``
+instead of results, and the sweep goes on with the others. A run whose worker died before it
+stored anything (a killed process, a SLURM job that failed, timed out or was preempted) gets a
+failure record written by the sweep, with the executor's error.
 
 Records are validated when read (:func:`record_problem`: the fields of :data:`RECORD_FIELDS`
 with their types, the key of the file, the function, config hash and version of the run, and
@@ -270,7 +271,8 @@ def run_key(fn, config: Config, version: str) -> str:
 
 def _worker_info(executor: str) -> dict[str, Any]:
     info: dict[str, Any] = {"executor": executor, "host": platform.node(), "pid": os.getpid()}
-    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+                 "SLURM_RESTART_COUNT"):
         if os.environ.get(name):
             info[name.lower()] = os.environ[name]
     return info
