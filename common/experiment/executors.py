@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures as cf
+import contextlib
 import math
 import multiprocessing
 import os
@@ -66,7 +67,7 @@ from typing import Any
 from common.experiment import slurm
 
 __all__ = ["EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SubmititExecutor",
-           "SlurmExecutor", "get_executor", "exit_with_parent"]
+           "SlurmExecutor", "get_executor", "exit_with_parent", "shielded", "Terminated"]
 
 #: The executor names ``sweep(executor=...)``, the notebooks' ``executor`` parameter and
 #: ``make reproduce EXECUTOR=...`` accept.
@@ -94,7 +95,28 @@ class Terminated(BaseException):
     failure."""
 
 
+_SHIELD = {"depth": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def shielded():
+    """Hold back the scheduler's SIGTERM (see :func:`_run_tasks_configured`) until the block
+    ends: a run that finished computing is stored before its job stops. SLURM sends SIGKILL
+    ``KillWait`` seconds (default 30) after SIGTERM; storing a record takes milliseconds."""
+    _SHIELD["depth"] += 1
+    try:
+        yield
+    finally:
+        _SHIELD["depth"] -= 1
+        if _SHIELD["depth"] == 0 and _SHIELD["pending"] is not None:
+            signum, _SHIELD["pending"] = _SHIELD["pending"], None
+            raise Terminated(f"signal {signum} (held back until the run was stored)")
+
+
 def _raise_terminated(signum, frame):
+    if _SHIELD["depth"]:
+        _SHIELD["pending"] = signum
+        return
     raise Terminated(f"signal {signum}")
 
 
