@@ -125,7 +125,8 @@ def _run_tasks_configured(tasks: Sequence[Any], settings: dict) -> list[str]:
 
     On SIGTERM (SLURM sends it before killing a cancelled, requeued, preempted or timed-out job)
     the run in flight stops: it stores nothing and releases its claim, so the next owner (the
-    requeued task, a rerun) takes the run at once, even from another machine. The process then
+    requeued task, a rerun) takes the run at once, even from another machine. A run whose
+    outcome is already computed is stored first (:func:`shielded`). The process then
     exits without a result file (submitit would otherwise record a finished job), and the driver
     learns from the scheduler how the task ended. submitit's own SIGTERM handler only logs.
     """
@@ -136,8 +137,8 @@ def _run_tasks_configured(tasks: Sequence[Any], settings: dict) -> list[str]:
     try:
         return _run_tasks(tasks)
     except Terminated:
-        print("SIGTERM from the scheduler: the run in progress stored nothing and released its "
-              "claim; exiting", file=sys.stderr, flush=True)
+        print("SIGTERM from the scheduler: a run still computing stored nothing and released "
+              "its claim; exiting", file=sys.stderr, flush=True)
         os._exit(128 + signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -3,14 +3,19 @@ commands are faked (``slurm._call``). The same paths run against a real SLURM in
 
 from __future__ import annotations
 
+import importlib
+import os
+import signal
 import subprocess
+import time
 import types
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from common.experiment import SlurmExecutor, slurm
-from common.experiment.executors import _SlurmWatch
+from common.experiment import Config, SlurmExecutor, param, slurm, sweep
+from common.experiment.executors import Terminated, _raise_terminated, _SlurmWatch
 
 
 def _fake(monkeypatch, answers: dict[str, tuple[int, str, str]], calls: list | None = None):
@@ -122,3 +127,54 @@ def test_the_watch_ends_tasks_from_result_files_and_from_the_queue(monkeypatch, 
     assert sorted(ended) == [2, 4]  # 3 is PENDING again (requeued)
     assert "ended COMPLETED without a result" in str(ended[2])
     assert "7_4 left the queue without a result" in str(ended[4])
+
+
+@dataclass(frozen=True)
+class Point(Config):
+    x: int = param(0, doc="input")
+
+
+def _square(cfg: Point) -> dict:
+    if cfg.x == 1:
+        os.kill(os.getpid(), signal.SIGTERM)  # the scheduler stops the job while run 1 computes
+        time.sleep(1)
+    return {"y": cfg.x ** 2}
+
+
+def test_sigterm_while_a_run_is_stored_waits_for_the_record_and_one_while_it_computes_does_not(
+        tmp_path, monkeypatch):
+    """An array task's SIGTERM handler (executors._raise_terminated) is held back while a computed
+    outcome is written (executors.shielded): run 0's record is complete, and the task stops
+    right after. Control: the same signal while run 1 computes stops it at once, with no record,
+    and its claim is released (a requeued task or a rerun takes it)."""
+    sweep_module = importlib.import_module("common.experiment.sweep")
+    real_write, writes = sweep_module.atomic_write_json, []
+
+    def write_during_sigterm(path, record):
+        writes.append(record["config"]["x"])
+        if len(writes) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run (it only notes the signal) before the write
+        real_write(path, record)
+
+    monkeypatch.setattr(sweep_module, "atomic_write_json", write_during_sigterm)
+    store = tmp_path / "store"
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with pytest.raises(Terminated, match="held back until the run was stored"):
+            sweep(_square, [Point(x=0), Point(x=1)], store_dir=store, executor="debug",
+                  progress=False)
+        assert writes == [0]
+        records = [sweep_module.load_record(p) for p in store.glob("*.json")]
+        assert [(r["config"]["x"], r["status"], problem) for r, problem in records] == [
+            (0, "done", None)]
+
+        monkeypatch.setattr(sweep_module, "atomic_write_json", real_write)
+        with pytest.raises(Terminated) as stopped:
+            sweep(_square, [Point(x=0), Point(x=1)], store_dir=store, executor="debug",
+                  progress=False)
+        assert "held back" not in str(stopped.value)  # run 1 was computing: stopped at once
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(list(store.glob("*.json"))) == 1  # nothing stored for run 1
+    assert [p.name for p in store.iterdir() if p.suffix in (".claim", ".break")] == []
