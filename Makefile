@@ -123,7 +123,7 @@ unit: $(STAMP) $(MATHJAX)  # the browser and API-reference tests use the pinned 
 # One scenario at a time (they share the cluster); stores under results/ (a shared file system
 # on a cluster, where the compute nodes must see them).
 test-slurm: $(STAMP)
-	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -q -m slurm --basetemp=results/slurm-tests tests/slurm && echo "[time] SLURM tests: $$((SECONDS - t0)) s"
+	@mkdir -p results; t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -q -m slurm --basetemp=results/slurm-tests tests/slurm && echo "[time] SLURM tests: $$((SECONDS - t0)) s"
 
 nbval: $(STAMP)
 	@t0=$$SECONDS; $(PY) -m pytest $(NBVAL_OPTS) papers && echo "[time] nbval: $$((SECONDS - t0)) s"
