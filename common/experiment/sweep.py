@@ -50,11 +50,12 @@ complete record or none. A finished run stores ``{"key", "status": "done", "func
 "config_hash", "version", "attempt", "results", "wall_time_s", "provenance", "worker"}``:
 ``results`` is what ``fn`` returned, converted by :func:`to_jsonable` (NaN and inf are kept),
 ``attempt`` identifies the ``sweep`` call that wrote the record, and ``worker`` the executor,
-host, process and SLURM job. A run that raises stores ``"status": "failed"`` and
-``"error": {"type", "message", "traceback"}`` instead of results, and the sweep goes on with the
-others. A run whose worker died before it stored anything (a killed
-process, a SLURM job that failed, timed out or was preempted) gets a failure record written by
-the sweep, with the executor's error.
+host, process and, inside SLURM, ``slurm_job_id``, ``slurm_array_job_id``,
+``slurm_array_task_id`` and ``slurm_restart_count`` (how often the task was requeued). A run
+that raises stores ``"status": "failed"`` and ``"error": {"type", "message", "traceback"}``
+instead of results, and the sweep goes on with the others. A run whose worker died before it
+stored anything (a killed process, a SLURM job that failed, timed out or was preempted) gets a
+failure record written by the sweep, with the executor's error.
 
 Records are validated when read (:func:`record_problem`: the fields of :data:`RECORD_FIELDS`
 with their types, the key of the file, the function, config hash and version of the run, and
@@ -111,7 +112,7 @@ from pathlib import Path
 from typing import Any
 
 from common.experiment.config import Config
-from common.experiment.executors import EXECUTORS, SweepExecutor, get_executor
+from common.experiment.executors import EXECUTORS, SweepExecutor, get_executor, shielded
 from common.experiment.ownership import Claim, read_claim, try_claim
 from common.experiment.provenance import package_versions, provenance
 from common.experiment.store import atomic_write_json, read_json, to_jsonable
@@ -270,7 +271,8 @@ def run_key(fn, config: Config, version: str) -> str:
 
 def _worker_info(executor: str) -> dict[str, Any]:
     info: dict[str, Any] = {"executor": executor, "host": platform.node(), "pid": os.getpid()}
-    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+                 "SLURM_RESTART_COUNT"):
         if os.environ.get(name):
             info[name.lower()] = os.environ[name]
     return info
@@ -323,7 +325,9 @@ class _Task:
         finished by another sweep in the meantime).
 
         Exceptions of ``fn`` (and of loading it) become a failure record; ``KeyboardInterrupt``
-        and ``SystemExit`` propagate, leave no record and release the claim.
+        and ``SystemExit`` propagate, leave no record and release the claim, and so does a
+        SLURM task's SIGTERM (``executors.Terminated``), which waits while an outcome that is
+        already computed is being stored.
         """
         got = try_claim(self.claim_path, attempt=self.meta["attempt"])
         if not isinstance(got, Claim):
@@ -341,19 +345,33 @@ class _Task:
                 fn = self.fn_obj if self.fn_obj is not None else self.function.resolve()
                 config = (self.config_obj if self.config_obj is not None
                           else self.config_class.resolve().from_dict(self.config))
-                results = to_jsonable(fn(config))
+                results = fn(config)
+                error = None
+            except Exception as exc:
+                error = exc
+            # a scheduler's SIGTERM waits until the outcome is stored (executors.shielded)
+            with shielded():
+                status = self._store(record, started, results if error is None else None, error)
+        return status
+
+    def _store(self, record, started, results, error) -> str:
+        if error is None:
+            try:
+                results = to_jsonable(results)
                 json.dumps(results, allow_nan=True)
                 record.update(status="done", results=results)
             except Exception as exc:
-                record.update(status="failed", error={
-                    "type": type(exc).__name__, "message": str(exc),
-                    "traceback": traceback.format_exc()})
-            record["wall_time_s"] = round(time.perf_counter() - started, 3)
-            record["provenance"] = provenance()
-            record["worker"] = _worker_info(self.meta["executor"])
-            if record["status"] != "done" and self.finished_elsewhere(self.stored()[0]):
-                return "skipped"  # never replace a finished run by a failure
-            atomic_write_json(self.path, record)
+                error = exc
+        if error is not None:
+            record.update(status="failed", error={
+                "type": type(error).__name__, "message": str(error),
+                "traceback": "".join(traceback.format_exception(error))})
+        record["wall_time_s"] = round(time.perf_counter() - started, 3)
+        record["provenance"] = provenance()
+        record["worker"] = _worker_info(self.meta["executor"])
+        if record["status"] != "done" and self.finished_elsewhere(self.stored()[0]):
+            return "skipped"  # never replace a finished run by a failure
+        atomic_write_json(self.path, record)
         return record["status"]
 
     def record_lost(self, error: BaseException) -> str:

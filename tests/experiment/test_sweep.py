@@ -368,7 +368,8 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, monkeypatch):
 
 
 def test_slurm_settings_come_from_the_environment_and_reach_sbatch(monkeypatch, tmp_path):
-    """The sbatch script submitit would submit for the array (srun faked: no SLURM here)."""
+    """The sbatch script submitit would submit for the array (srun faked where there is no
+    SLURM; tests/slurm runs arrays on a real one)."""
     import shutil
 
     from submitit.slurm.slurm import _make_sbatch_string
