@@ -9,12 +9,12 @@
 - :mod:`common.optim.adam`    Adam (coupled L2 weight decay), AdamW (decoupled), and AdamCD with a
                               coupled part c and a decoupled part d
 - :mod:`common.optim.weight_decay` the two ways weight decay enters an update, as pure pieces
-- :mod:`common.optim.schedules` step-size schedules as data (constant, step decay at thirds)
+- :mod:`common.optim.schedules` step-size schedules as data (constant, step decay at thirds,
+                              warmup-stable-decay with a 28 % warm-down)
 - :mod:`common.optim.scion`   Scion and ScionLight (stochastic conditional gradient with LMOs)
 - :mod:`common.optim.lmo`     the layer-wise norms and their LMOs (Spectral, Sign, ColNorm, ...)
 - :mod:`common.optim.newton_schulz` Newton-Schulz orthogonalisation and the exact polar factor
 - :mod:`common.optim.muon`    Muon (as torch.optim.Muon, float32 Newton-Schulz by default)
-- :mod:`common.optim.wsd`     the warmup-stable-decay step-size schedule (28 % warm-down)
 - :mod:`common.optim.scaling` batch-size scaling rules (BST, square root, fixed) and their bound
 - :mod:`common.optim.rmsprop` RMSprop as torch computes it (no momentum, no centring)
 - :mod:`common.optim.batched` a whole step-size grid of one optimizer as one batched run
@@ -67,7 +67,15 @@ from common.optim.ngn_md import NGNMD, NGNMDState, ngn_d_update, ngn_md_init, ng
 from common.optim.registry import OPTIMIZERS, OptimizerSpec, get, make_torch
 from common.optim.rmsprop import RMSprop, RMSpropState, rmsprop_init, rmsprop_update
 from common.optim.scaling import RULES, ScalingRule, restart_stages, transfer
-from common.optim.schedules import SCHEDULES, Constant, StepDecay, make_schedule, step_decay_thirds
+from common.optim.schedules import (
+    SCHEDULES,
+    WSD_DECAY_FRACTION,
+    Constant,
+    StepDecay,
+    WarmupStableDecay,
+    make_schedule,
+    step_decay_thirds,
+)
 from common.optim.scion import (
     Scion,
     ScionLight,
@@ -104,7 +112,6 @@ from common.optim.signsgd import (
     signumw_update,
 )
 from common.optim.weight_decay import coupled_grads, decoupled_updates
-from common.optim.wsd import WSD_DECAY_FRACTION, WarmupStableDecay
 
 __all__ = [
     "apply_updates", "tree_sq_norm", "FunctionalOptimizer", "NGN", "NGNM", "NGNMState",
