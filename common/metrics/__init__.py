@@ -16,6 +16,8 @@
 - :mod:`common.metrics.igb`         initial guessing bias: class fractions, max-class fraction,
                                     drift ratio, empirical correlation, the G0 law, the predicted
                                     max-class fraction, an init-ensemble runner
+- :mod:`common.metrics.generalization` generalisation gaps (CE, 0-1) on a paired test set,
+                                    statistics across random draws and their log-log slopes
 - :mod:`common.metrics.stats`       confidence intervals over seeds (mean, paired difference and
                                     ratio, bootstrap) for claims
 - :mod:`common.metrics.conditioning` the pseudo-condition number with an explicit rank rule
@@ -28,6 +30,14 @@
 """
 
 from common.metrics.conditioning import numerical_rank, pseudo_condition_number
+from common.metrics.generalization import (
+    LOSSES,
+    DrawStats,
+    across_draws,
+    gap,
+    risk,
+    slope_over_draws,
+)
 from common.metrics.geometry import kl_slope, norm_ratio, rank_correlation, smoothness_estimate
 from common.metrics.igb import (
     class_fractions,
@@ -41,7 +51,7 @@ from common.metrics.igb import (
     max_fraction_density,
 )
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
-from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit
+from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit, loglog_fit
 from common.metrics.representation import (
     NC0_NORMALIZATIONS,
     class_mean_rank,
@@ -136,4 +146,5 @@ __all__ = [
     "class_fractions", "max_class_fraction", "drift_moments",
     "drift_ratio", "empirical_correlation", "g0_density", "max_fraction_density",
     "expected_max_fraction", "ensemble_outputs",
+    "loglog_fit", "LOSSES", "DrawStats", "across_draws", "gap", "risk", "slope_over_draws",
 ]

@@ -4,7 +4,8 @@ A linearly convergent method has ``gap_t ≈ c · r^t`` (discrete) or ``gap(t) �
 (a flow). :func:`log_linear_fit` regresses ``log gap`` on ``t`` by least squares and returns the
 slope (``log r`` or ``-k``), the intercept and the coefficient of determination ``R^2`` (how
 straight the tail is in log scale); its ``ci`` is a percentile bootstrap interval of the slope
-over the points (:func:`common.metrics.stats.bootstrap_ci`). :func:`contraction_ratio` is the
+over the points (:func:`common.metrics.stats.bootstrap_ci`); :func:`loglog_fit` is the same fit
+in ``log t`` (power laws ``gap ≈ c · t^slope``). :func:`contraction_ratio` is the
 median of ``gap_{t+1} / gap_t`` over the iterations whose gap lies in a band (above round-off,
 below the transient), the estimator of ``r`` used for the SR-VN rate ``(1 - rho)^2``.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from common.metrics.stats import Interval, bootstrap_ci
 
-__all__ = ["RateFit", "log_linear_fit", "contraction_ratio"]
+__all__ = ["RateFit", "log_linear_fit", "loglog_fit", "contraction_ratio"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,32 @@ def log_linear_fit(t, gap, *, ci: bool = False, level: float = 0.95, seed: int =
     interval = (bootstrap_ci(lambda a, b: _slope(a, b) if np.ptp(a) > 0 else np.nan, t, y,
                              level=level, seed=seed) if ci else None)
     return RateFit(slope, intercept, r2, int(t.size), interval)
+
+
+def loglog_fit(x, y, *, ci: bool = False, level: float = 0.95, seed: int = 0) -> RateFit:
+    """Power-law fit ``y ≈ c · x^slope``: :func:`log_linear_fit` of ``log y`` on ``log x``.
+
+    ``slope`` is the exponent (e.g. ``-1/2`` for a ``1/sqrt(N)`` rate), ``intercept`` is
+    ``log c``; with ``ci`` the interval is the percentile bootstrap over the points. To bootstrap
+    over random draws instead, see :func:`common.metrics.generalization.slope_over_draws`.
+
+    Parameters
+    ----------
+    x : array
+        Positive abscissae (at least 3, two distinct).
+    y : array
+        Positive finite values.
+    ci, level, seed
+        As in :func:`log_linear_fit`.
+
+    Returns
+    -------
+    RateFit
+    """
+    x = np.asarray(x, dtype=float).reshape(-1)
+    if not (np.all(np.isfinite(x)) and np.all(x > 0)):
+        raise ValueError("x: positive finite values only (a log-log fit)")
+    return log_linear_fit(np.log(x), y, ci=ci, level=level, seed=seed)
 
 
 def contraction_ratio(gap, *, low: float, high: float) -> tuple[float, int]:

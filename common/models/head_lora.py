@@ -1,0 +1,130 @@
+r"""The convex head-LoRA fitter: train ``B`` of an asymmetric LoRA on a frozen linear head.
+
+On frozen features ``h(x)`` in R^d a pretrained head ``W_0`` (K x d, bias ``b_0``) is adapted as
+
+.. math::  f_B(x) = W_0 h(x) + b_0 + \frac{\alpha}{r} B A h(x),
+
+with ``A`` (r x d) random and frozen and ``B`` (K x r) trained (the ``freeze="A"`` arm of
+:mod:`common.models.lora`; Zhu et al. arXiv 2402.16842, Kratsios et al. arXiv 2506.14530). With
+``z = (alpha / r) A h`` the logits are affine in ``B``, so the regularised empirical risk
+
+.. math::  L(B) = \frac1N\sum_{i=1}^N \mathrm{CE}\big(W_0 h_i + b_0 + B z_i,\ y_i\big)
+                  + \frac{\lambda}{2}\lVert B\rVert_F^2
+
+is strictly convex for ``lambda > 0`` (softmax cross-entropy is convex in the logits) and has one
+minimiser ``B̂(S, A)``: a "single fine-tuning run" is a deterministic function of the draw of
+``A`` and of the sample ``S``, which isolates the randomness of ``A`` exactly (the test bed of the
+notes on arXiv 2506.14530, derived, not the paper's). L-BFGS (SciPy) is run from ``B = 0`` with the
+analytic gradient ``(P - Y)^T Z / N + lambda B`` to a gradient tolerance. With weight decay the
+minimiser depends on ``alpha`` only through ``lambda`` (rescale ``B``), so ``alpha / r = 1`` is
+kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+__all__ = ["HeadLoRAFit", "fit_head_lora", "head_lora_logits"]
+
+
+@dataclass(frozen=True)
+class HeadLoRAFit:
+    """The fitted factor ``B`` (K x r), the final objective, gradient norm, iterations and
+    whether L-BFGS reported convergence."""
+
+    B: np.ndarray
+    objective: float
+    grad_norm: float
+    num_iter: int
+    converged: bool
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    m = logits.max(axis=1, keepdims=True)
+    return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+
+
+def head_lora_logits(H: np.ndarray, A: np.ndarray, B: np.ndarray, W0: np.ndarray | None = None,
+                     b0: np.ndarray | None = None, *, scaling: float = 1.0) -> np.ndarray:
+    """Logits ``H W_0^T + b_0 + scaling * (H A^T) B^T`` (``N x K``).
+
+    Parameters
+    ----------
+    H : (N, d) features; A : (r, d) frozen factor; B : (K, r) trained factor.
+    W0 : (K, d) frozen head, default zero; b0 : (K,) its bias, default zero.
+    scaling : float
+        ``alpha / r``.
+    """
+    out = scaling * (np.asarray(H) @ np.asarray(A).T) @ np.asarray(B).T
+    if W0 is not None:
+        out = out + np.asarray(H) @ np.asarray(W0).T
+    if b0 is not None:
+        out = out + np.asarray(b0)
+    return out
+
+
+def fit_head_lora(H, y, A, W0=None, b0=None, *, num_classes: int | None = None,
+                  scaling: float = 1.0, weight_decay: float = 1e-4, gtol: float = 1e-8,
+                  max_iter: int = 5000) -> HeadLoRAFit:
+    """Minimise the regularised cross-entropy of the module docstring over ``B`` (from zero).
+
+    Parameters
+    ----------
+    H : array (N, d)
+        Frozen features of the training sample.
+    y : int array (N,)
+        Labels in ``0..K-1``.
+    A : array (r, d)
+        The frozen random factor.
+    W0, b0 : arrays (K, d) and (K,), optional
+        The frozen head (default zero: the adapter is the whole head).
+    num_classes : int, optional
+        ``K`` (default ``W0.shape[0]``, else ``y.max() + 1``).
+    scaling : float
+        ``alpha / r``.
+    weight_decay : float
+        ``lambda > 0`` (strict convexity, one minimiser).
+    gtol : float
+        L-BFGS tolerance on the projected gradient's largest entry.
+    max_iter : int
+        Iteration cap.
+
+    Returns
+    -------
+    HeadLoRAFit
+    """
+    H = np.asarray(H, dtype=np.float64)
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y).reshape(-1)
+    if H.ndim != 2 or A.ndim != 2 or A.shape[1] != H.shape[1]:
+        raise ValueError(f"H (N, d) and A (r, d) must share d, got H {H.shape}, A {A.shape}")
+    if y.shape[0] != H.shape[0]:
+        raise ValueError(f"y: one label per row of H, got {y.shape[0]} labels for {H.shape[0]}")
+    if not weight_decay > 0:
+        raise ValueError(f"weight_decay={weight_decay!r}: positive (strict convexity)")
+    K = int(num_classes if num_classes is not None
+            else (np.shape(W0)[0] if W0 is not None else y.max() + 1))
+    if y.min() < 0 or y.max() >= K:
+        raise ValueError(f"y: labels in 0..{K - 1}, got {y.min()}..{y.max()}")
+    N, r = H.shape[0], A.shape[0]
+    Z = scaling * (H @ A.T)
+    offset = head_lora_logits(H, A, np.zeros((K, r)), W0, b0) if (W0 is not None or
+                                                                  b0 is not None) else 0.0
+    Y = np.zeros((N, K))
+    Y[np.arange(N), y] = 1.0
+
+    def fun(b):
+        B = b.reshape(K, r)
+        logp = _log_softmax(offset + Z @ B.T)
+        loss = -(Y * logp).sum() / N + 0.5 * weight_decay * (b @ b)
+        grad = (np.exp(logp) - Y).T @ Z / N + weight_decay * B
+        return loss, grad.ravel()
+
+    res = minimize(fun, np.zeros(K * r), jac=True, method="L-BFGS-B",
+                   options={"gtol": gtol, "ftol": 0.0, "maxiter": max_iter, "maxcor": 20})
+    g = fun(res.x)[1]
+    return HeadLoRAFit(res.x.reshape(K, r), float(res.fun), float(np.linalg.norm(g)),
+                       int(res.nit), bool(res.success))
