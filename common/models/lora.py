@@ -54,7 +54,8 @@ def _orth(r: int, d_in: int, g: torch.Generator) -> torch.Tensor:
 
 
 def _kaiming(r: int, d_in: int, g: torch.Generator) -> torch.Tensor:
-    bound = 1.0 / math.sqrt(d_in)  # kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound sqrt(3)*gain/sqrt(d_in)
+    # kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound sqrt(3) * gain / sqrt(d_in)
+    bound = 1.0 / math.sqrt(d_in)
     return (torch.rand(r, d_in, generator=g, dtype=torch.float64) * 2.0 - 1.0) * bound
 
 

@@ -93,7 +93,8 @@ def test_delta_has_rank_at_most_r_and_seed_is_reproducible(r, init, seed):
     with torch.no_grad():
         layer.B.normal_()
     assert torch.linalg.matrix_rank(layer.delta_weight()).item() <= r
-    torch.testing.assert_close(init_lora_A(r, 9, init, seed=seed), init_lora_A(r, 9, init, seed=seed))
+    again = init_lora_A(r, 9, init, seed=seed)
+    torch.testing.assert_close(init_lora_A(r, 9, init, seed=seed), again)
 
 
 def test_apply_lora_on_mlp_hidden_layers():
