@@ -59,6 +59,7 @@ def test_subsets_are_disjoint_and_nested():
         lib.subset_indices(30, (20,), 2, seed=0)
 
 
+@pytest.mark.slow
 def test_paper_scale_hidden_lora_sweep_tiny(shared_data, tmp_path):
     """The paper-scale path (LoRA on the MLP's layers, three arms, a sweep, device "auto" ->
     CPU here) on a few steps with tiny shapes."""
