@@ -72,7 +72,9 @@ def risk(logits, y, loss: str = "ce") -> float:
     Parameters
     ----------
     logits : array (N, K)
+        Scores of the ``K`` classes.
     y : int array (N,)
+        Labels in ``0..K-1``.
     loss : str
         A key of :data:`LOSSES`.
     """
@@ -86,8 +88,10 @@ def gap(train_logits, y_train, test_logits, y_test, loss: str = "ce") -> float:
 
     Parameters
     ----------
-    train_logits, y_train : the fitted predictor on its training sample.
-    test_logits, y_test : the same predictor on the shared test set.
+    train_logits, y_train : arrays (N, K) and (N,)
+        The fitted predictor on its training sample.
+    test_logits, y_test : arrays (M, K) and (M,)
+        The same predictor on the shared test set.
     loss : str
         A key of :data:`LOSSES`.
     """

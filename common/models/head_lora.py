@@ -56,10 +56,23 @@ def head_lora_logits(H: np.ndarray, A: np.ndarray, B: np.ndarray, W0: np.ndarray
 
     Parameters
     ----------
-    H : (N, d) features; A : (r, d) frozen factor; B : (K, r) trained factor.
-    W0 : (K, d) frozen head, default zero; b0 : (K,) its bias, default zero.
+    H : array (N, d)
+        Features.
+    A : array (r, d)
+        The frozen factor.
+    B : array (K, r)
+        The trained factor.
+    W0 : array (K, d), optional
+        The frozen head (default zero).
+    b0 : array (K,), optional
+        Its bias (default zero).
     scaling : float
         ``alpha / r``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, K)`` logits.
     """
     out = scaling * (np.asarray(H) @ np.asarray(A).T) @ np.asarray(B).T
     if W0 is not None:
