@@ -56,8 +56,8 @@ from common.optim import OPTIMIZERS, apply_updates
 from common.privacy import clip_factors, gaussian_mechanism_shared
 
 __all__ = ["QuadraticStudy", "curvatures", "objective", "phase2_mechanism", "averaged_noise",
-           "start_point", "noise_std", "example_norms", "scaling_runs", "tracking_runs",
-           "phase1_runs", "METHODS", "BASE_OPTIMIZER", "DATASETS", "logreg_data",
+           "start_point", "noise_std", "accountant_sigma_dps", "example_norms", "scaling_runs",
+           "tracking_runs", "phase1_runs", "METHODS", "BASE_OPTIMIZER", "DATASETS", "logreg_data",
            "clipped_grad_sums", "LogRegTrial", "train_grid", "train_logreg", "method_color",
            "LogRegStudy", "CrossoverStudy", "loss_table"]
 
@@ -107,10 +107,21 @@ class QuadraticStudy(Config):
     phase1_clips: tuple[float, ...] = param((1e-3, 1e-2), gt=0, doc="Phase-1 clip levels")
     phase1_noise_multiplier: float = param(1.0, gt=0, doc="Phase-1 noise multiplier sigma")
     phase1_steps: int = param(100, ge=1, doc="Phase-1 steps")
+    accountant_epsilons: tuple[float, ...] = param((0.5, 1.0, 2.0, 4.0, 8.0), gt=0,
+                                                   doc="epsilons mapped to sigma_DP (C1)")
+    accountant_n_train: int = param(25_000, ge=1, doc="N of the accountant setting (C1)")
+    accountant_batch_size: int = param(64, ge=1, doc="expected batch B of that setting")
+    accountant_steps: int = param(39_063, ge=1, doc="steps T of that setting")
+    accountant_delta: float = param(1e-5, gt=0, lt=1, doc="delta of that setting")
     seed: int = param(0, ge=0, doc="seed")
 
     def __post_init__(self):
         super().__post_init__()
+        if not self.accountant_batch_size <= self.accountant_n_train:
+            raise ConfigError(f"accountant_batch_size={self.accountant_batch_size} must be <= "
+                              f"accountant_n_train={self.accountant_n_train}")
+        if len(self.accountant_epsilons) < 2:
+            raise ConfigError("accountant_epsilons needs >= 2 values")
         if not self.h_min < self.h_max:
             raise ConfigError(f"h_min={self.h_min} must be < h_max={self.h_max}")
         require_multiples("record_sgd", self.record_sgd, steps_sgd=self.steps_sgd)
@@ -170,6 +181,22 @@ def start_point(cfg: QuadraticStudy, snr: float) -> np.ndarray:
     return snr * noise_std(cfg, min(cfg.sigma_dps)) / curvatures(cfg)
 
 
+def accountant_sigma_dps(cfg: QuadraticStudy) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigma, sigma_DP)`` for each of ``accountant_epsilons``: the noise multiplier sigma the
+    RDP accountant certifies for T = ``accountant_steps`` Poisson-subsampled Gaussian steps at
+    rate q = B / N (:func:`common.privacy.dp_sgd_noise_multipliers`), and the quadratic's
+    sigma_DP = sigma C / B with C / B fixed so that the largest epsilon gets the smallest
+    sigma_DP of the study's grid (the DP noise then dominates the batch noise at every epsilon).
+    Only the shape sigma(epsilon) matters for C1's slopes: C / B cancels in them."""
+    from common.privacy import dp_sgd_noise_multipliers
+
+    eps = np.asarray(cfg.accountant_epsilons, float)
+    sigma = np.asarray(dp_sgd_noise_multipliers(
+        eps, cfg.accountant_delta, cfg.accountant_batch_size / cfg.accountant_n_train,
+        cfg.accountant_steps), float)
+    return sigma, min(cfg.sigma_dps) * sigma / sigma[np.argmax(eps)]
+
+
 def example_norms(cfg: QuadraticStudy, x, seed: int, num: int = 4096) -> np.ndarray:
     """``num`` per-example gradient norms ||h x + Z_i|| at x (what clipping compares with C)."""
     import jax
@@ -199,10 +226,12 @@ def _record(traj) -> dict:
     return {"steps": np.asarray(traj.steps), "mean": np.asarray(traj.mean, float)}
 
 
-def scaling_runs(cfg: QuadraticStudy, method: str) -> dict:
-    """The discrete algorithm at every sigma_DP of the grid (Protocol A: fixed lr), Phase 2.
+def scaling_runs(cfg: QuadraticStudy, method: str, sigma_dps=None, label: str = "scaling") -> dict:
+    """The discrete algorithm at every sigma_DP of ``sigma_dps`` (default: the study's grid;
+    Protocol A: fixed lr), Phase 2.
 
-    Noise drawn from :func:`averaged_noise` (the exact law of the Phase-2 mechanism). Returns
+    Noise drawn from :func:`averaged_noise` (the exact law of the Phase-2 mechanism); ``label``
+    names the random streams (a second grid gets its own). Returns
     ``{"steps": (T,), "mean": (S, T), "level": (S,), "half_life": (S,)}``: mean loss over
     ``num_paths`` runs, plateau level and half-life of the excess loss for each sigma_DP.
     """
@@ -217,9 +246,9 @@ def scaling_runs(cfg: QuadraticStudy, method: str) -> dict:
     x0 = jnp.asarray(start_point(cfg, snr), jnp.float32)
     f = objective(cfg)
     runs = []
-    for i, s in enumerate(cfg.sigma_dps):
+    for i, s in enumerate(cfg.sigma_dps if sigma_dps is None else sigma_dps):
         opt = sde.get(method).optimizer(f, averaged_noise(cfg, s), lr)
-        key = jax_key(derive_seed(cfg.seed, "scaling", method, i))
+        key = jax_key(derive_seed(cfg.seed, label, method, i))
         runs.append(_record(sde.simulate(opt, x0, key, num_steps=steps, num_paths=cfg.num_paths,
                                          record_every=rec)))
     out = {"steps": runs[0]["steps"], "mean": np.stack([r["mean"] for r in runs])}

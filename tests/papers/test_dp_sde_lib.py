@@ -153,11 +153,30 @@ def test_phase1_signsgd_iterates_do_not_depend_on_the_clip():
     np.testing.assert_allclose(ratio, 100.0, rtol=0.01)  # C^2 up to the O(C) drift
 
 
+def test_accountant_sigma_dps_follow_the_accountant_and_anchor_the_largest_epsilon():
+    from common.privacy import dp_sgd_noise_multipliers
+
+    cfg = lib.QuadraticStudy(sigma_dps=(0.25, 1.0), accountant_epsilons=(1.0, 4.0, 2.0),
+                             accountant_n_train=1000, accountant_batch_size=10,
+                             accountant_steps=200)
+    sigma, sigma_dp = lib.accountant_sigma_dps(cfg)
+    # the same calibration as a direct call, in the order of accountant_epsilons
+    np.testing.assert_allclose(sigma, dp_sgd_noise_multipliers((1.0, 4.0, 2.0), 1e-5, 0.01, 200))
+    assert sigma[0] > sigma[2] > sigma[1]  # more privacy, more noise
+    # sigma_DP = sigma C / B with C / B set so that the largest epsilon gets min(sigma_dps)
+    assert sigma_dp[1] == pytest.approx(0.25)
+    np.testing.assert_allclose(sigma_dp / sigma, 0.25 / sigma[1], rtol=1e-12)
+
+
 def test_configs_validate():
     with pytest.raises(ConfigError, match="record_sgd"):
         lib.QuadraticStudy(record_sgd=3)
     with pytest.raises(ConfigError, match="h_min"):
         lib.QuadraticStudy(h_min=2.0)
+    with pytest.raises(ConfigError, match="accountant_batch_size"):
+        lib.QuadraticStudy(accountant_n_train=10, accountant_batch_size=20)
+    with pytest.raises(ConfigError, match="accountant_epsilons"):
+        lib.QuadraticStudy(accountant_epsilons=(1.0,))
     with pytest.raises(ConfigError, match="lr_points"):
         lib.LogRegStudy(lr_points=4)
     with pytest.raises(ConfigError, match="epsilons"):
