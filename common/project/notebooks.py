@@ -233,6 +233,10 @@ def anatomy_problems(path: str | Path) -> list[str]:
     problems = []
     if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
         problems.append("the first cell must be a markdown cell starting with '# <title>'")
+    elif "$" in cells[0].source.splitlines()[0]:
+        # the title is the page's <title> and every page's navigation entry, where MathJax does
+        # not run: TeX would show as source on all pages (the book's browser check)
+        problems.append("the title (first line) must not contain math: write it in Unicode")
     if len(cells) < 2 or cells[1].cell_type != "code" or cells[1].source != bootstrap_source() \
             or BOOTSTRAP_TAG not in cells[1].get("metadata", {}).get("tags", []):
         problems.append("the second cell must be the bootstrap cell (run `make sync`)")

@@ -45,6 +45,20 @@ def test_notebook_anatomy(slug, nb):
     assert anatomy_problems(REPO / "papers" / slug / nb) == []
 
 
+def test_math_in_a_notebook_title_is_an_anatomy_problem(tmp_path):
+    """The title becomes the page <title> and a navigation entry on every page, where TeX is not
+    rendered (the book's browser check found it only after a 5-minute build)."""
+    import nbformat
+
+    slug, nb = NOTEBOOKS[0]
+    notebook = nbformat.read(REPO / "papers" / slug / nb, as_version=4)
+    first, _, rest = notebook.cells[0].source.partition("\n")
+    notebook.cells[0].source = "# The $\\sqrt{r/N}$ rate\n" + rest
+    broken = tmp_path / nb
+    nbformat.write(notebook, broken)
+    assert any("must not contain math" in p for p in anatomy_problems(broken))
+
+
 @pytest.mark.parametrize("slug", PAPERS)
 def test_claims_are_checked_in_the_committed_outputs(slug):
     """Every claim of paper.yml appears in its notebook's committed claims output."""
