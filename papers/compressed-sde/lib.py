@@ -66,11 +66,12 @@ from common.federated import (
     student_t,
     with_injected_noise,
 )
-from common.metrics import Paths, relative_error, window
+from common.metrics import Paths, half_life, relative_error, window
 
 __all__ = ["H", "SIGMA", "color", "simulate", "sde_model", "simulate_sdes", "predicted_level",
            "QuadraticConfig", "ScalingConfig", "level_grid", "sigma_sweep",
-           "heavy_tails", "compressor_levels", "scaling_runs", "scaling_study", "NET_METHODS",
+           "heavy_tails", "compressor_levels", "compression_variance", "calibrated_level",
+           "half_lives", "recursion_half_life", "scaling_runs", "scaling_study", "NET_METHODS",
            "net_methods", "NetTrial", "mnist_agents", "train_network", "NetStudy",
            "net_tuning_grid", "net_evaluation_grid"]
 
@@ -105,9 +106,10 @@ def color(label: str) -> str:
 
 def simulate(method: CompressedMethod, *, lr: float, num_clients: int, num_steps: int,
              num_paths: int, h=H, scale=SIGMA, batch_size: int = 1, nu: float | None = None,
-             x0: float = 2.0, record_every: int = 10, seed: int = 0,
+             x0=2.0, record_every: int = 10, seed: int = 0,
              dtype=torch.float32) -> Paths:
-    """``num_paths`` independent runs of ``method`` on f = 1/2 sum h_j x_j^2 from x = x0 1.
+    """``num_paths`` independent runs of ``method`` on f = 1/2 sum h_j x_j^2 from x = x0 1
+    (``x0`` a scalar, or one value per coordinate).
 
     Agent i's gradient is h x + Z_i, with Z_i ~ N(0, diag(scale^2) / batch_size) or, with ``nu``,
     Z_i = scale T_i, T_i ~ t_nu independent (batch size 1 only: a mean of t draws is not t).
@@ -125,7 +127,8 @@ def simulate(method: CompressedMethod, *, lr: float, num_clients: int, num_steps
     d = h.numel()
     std = torch.as_tensor(np.asarray(scale), dtype=dtype) / math.sqrt(batch_size)
     R, N = num_paths, num_clients
-    x = torch.full((R, d), float(x0), dtype=dtype)
+    start = np.array(np.broadcast_to(np.asarray(x0, dtype=float), (d,)))
+    x = torch.as_tensor(start, dtype=dtype).expand(R, d).clone()
     losses = [0.5 * (h * x * x).sum(1)]
     for k in range(1, num_steps + 1):
         z = (torch.randn((R, N, d), generator=gen, dtype=dtype) if nu is None
@@ -228,6 +231,9 @@ class QuadraticConfig(Config):
     nus: tuple[float, ...] = param((1.5, 2.5), gt=0, doc="Student-t degrees of freedom")
     qsgd_levels: int = param(2, ge=1, doc="QSGD levels s of the compressor comparison")
     bernoulli_p: float = param(0.2, gt=0, le=1, doc="Bernoulli keep probability")
+    rate_steps: int = param(1000, ge=100, doc="steps of the half-life runs (recorded every step)")
+    rate_start: float = param(0.5, gt=0, le=1, doc="DSignSGD's half-life runs start at "
+                              "x0_j = rate_start sigma_j / h_j, inside erf's linear regime")
     seed: int = param(0, ge=0, doc="seed")
 
     def __post_init__(self):
@@ -359,6 +365,81 @@ def compressor_levels(cfg: QuadraticConfig, num_clients: int = 4) -> list[dict]:
         rec["sde_level"] = window(sde_paths, cfg.stationary_from)[0]
         out.append(rec)
     return out
+
+
+def compression_variance(compressor, scale=SIGMA, *, num_samples: int = 20_000,
+                         seed: int = 0) -> np.ndarray:
+    """Per-coordinate variance v_j = E (C(Z)_j - Z_j)^2 of a compressor at Z ~ N(0, diag scale^2)
+    (Monte Carlo over ``num_samples`` draws of Z and of the compressor's randomness).
+
+    Near the minimiser an agent's gradient h x + Z is dominated by its noise Z (E |h x|^2 is
+    about 1 % of tr(Sigma) on the notes' quadratic), so v is the compression noise the iterates
+    see at stationarity, whatever the compressor's worst-case omega.
+    """
+    if num_samples < 2:
+        raise ValueError(f"num_samples={num_samples}: need at least 2 draws")
+    gen = torch.Generator().manual_seed(derive_seed(seed, "compression-variance", compressor.label))
+    std = torch.as_tensor(np.asarray(scale, dtype=float), dtype=torch.float64)
+    z = std * torch.randn((num_samples, std.numel()), generator=gen, dtype=torch.float64)
+    return ((compressor(z, generator=gen) - z) ** 2).mean(0).numpy()
+
+
+def calibrated_level(variance, *, lr: float, num_clients: int, h=H, scale=SIGMA) -> float:
+    r"""Stationary E f of DCSGD's discrete recursion when each agent's compression adds noise of
+    per-coordinate variance ``variance`` (:func:`compression_variance`) to its gradient:
+
+        E f = eta / (2N) sum_j (sigma_j^2 + v_j) / (2 - eta h_j)
+
+    [derived: the exact stationary second moment of x_{k+1,j} = (1 - eta h_j) x_{k,j} + eta
+    xi_j with Var xi_j = (sigma_j^2 + v_j) / N]. The loss depends on the compressor only through
+    the trace-weighted v, so this needs no diagonal-covariance assumption (QSGD's is not)."""
+    h = np.asarray(h, dtype=float)
+    var = np.asarray(scale, dtype=float) ** 2 + np.asarray(variance, dtype=float)
+    if np.any(lr * h >= 2):
+        raise ValueError(f"lr={lr}: the recursion is unstable (lr h_j >= 2)")
+    return float(lr / (2 * num_clients) * np.sum(var / (2 - lr * h)))
+
+
+def half_lives(method: CompressedMethod, *, lr: float, num_clients: int, factors, x0,
+               num_steps: int, num_paths: int, seed: int = 0) -> list[dict]:
+    """The half-life (in SDE time k eta) of the mean loss's excess over the SDE's stationary
+    level, for ``method`` at noise scale ``factor`` sigma for each factor, from ``x0`` (a scalar or
+    one value per coordinate, the same for every factor); losses recorded every step."""
+    out = []
+    for factor in factors:
+        scale = factor * SIGMA
+        opt = simulate(method, lr=lr, num_clients=num_clients, num_steps=num_steps,
+                       num_paths=num_paths, scale=scale, x0=x0, record_every=1, seed=seed)
+        level = predicted_level(method, lr=lr, num_clients=num_clients, scale=scale,
+                                exact=True)
+        steps = half_life(opt.steps, opt.mean, level)
+        omega = math.nan if method.is_sign else method.omega(len(H))
+        out.append({"method": method.name, "omega": omega, "sigma_factor": factor,
+                    "initial_loss": float(opt.mean[0]), "level": level,
+                    "half_life": steps * lr})
+    return out
+
+
+def recursion_half_life(omega: float, *, lr: float, num_clients: int, x0: float = 2.0, h=H,
+                        scale=SIGMA, max_steps: int = 10_000) -> float:
+    r"""The half-life (SDE time) of DCSGD's mean excess loss from the exact second-moment
+    recursion, for a compressor with diagonal covariance omega diag(g^2) (rand-k's diagonal,
+    Bernoulli's exactly):
+
+        E x_{k+1,j}^2 = a_j E x_{k,j}^2 + lr^2 (1 + omega) sigma_j^2 / N,
+        a_j = (1 - lr h_j)^2 + lr^2 omega h_j^2 / N
+
+    [derived]. The mean E x_{k,j} = (1 - lr h_j)^k x0 does not involve omega (the drift); the
+    loss's decay does, through the multiplicative term lr^2 omega h_j^2 / N of a_j."""
+    h = np.asarray(h, dtype=float)
+    a = (1 - lr * h) ** 2 + lr**2 * omega * h**2 / num_clients
+    if np.any(a >= 1):
+        raise ValueError(f"omega={omega}, lr={lr}: the second moment does not contract")
+    stat = lr**2 * (1 + omega) * np.asarray(scale, dtype=float) ** 2 / num_clients / (1 - a)
+    level = float(np.sum(h / 2 * stat))
+    k = np.arange(max_steps + 1)[:, None]
+    loss = np.sum(h / 2 * (a**k * x0**2 + stat * (1 - a**k)), axis=1)
+    return half_life(k[:, 0], loss, level) * lr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,9 +632,17 @@ class NetStudy(Config):
     nu: float = param(1.5, gt=0, le=2, doc="Student-t degrees of freedom (infinite variance)")
     rand_k_fraction: float = param(0.1, gt=0, lt=1, doc="rand-k keeps this fraction of d")
     qsgd_levels: int = param(8, ge=1, doc="QSGD levels s")
-    sgd_lrs: tuple[float, ...] = param((0.03, 0.1, 0.3), gt=0, doc="DSGD step sizes")
-    sign_lrs: tuple[float, ...] = param((0.003, 0.01, 0.03), gt=0, doc="DSignSGD step sizes")
-    seeds: tuple[int, ...] = param((0, 1), ge=0, doc="evaluation seeds")
+    sgd_lrs: tuple[float, ...] = param((0.01, 0.03, 0.1, 0.3), gt=0,
+                                       doc="step sizes of the unbiased methods")
+    sign_lrs: tuple[float, ...] = param((0.003, 0.01, 0.03), gt=0,
+                                        doc="step sizes of the sign methods")
+    seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="evaluation seeds (at least 3)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(set(self.seeds)) < 3:
+            raise ConfigError(f"seeds = {self.seeds}: need at least 3 distinct seeds for the "
+                              "paired t intervals of the claims (notebook parameter `seeds`)")
 
     def trial(self, **kw) -> NetTrial:
         """A NetTrial with this study's shared settings and ``kw``."""
@@ -561,25 +650,28 @@ class NetStudy(Config):
 
 
 def net_tuning_grid(study: NetStudy) -> list[NetTrial]:
-    """DSGD over ``sgd_lrs`` and DSignSGD (mean of signs) over ``sign_lrs``, Gaussian noise,
-    first seed: the step sizes are chosen here and then frozen."""
-    return ([study.trial(method="DSGD", lr=lr, seed=study.seeds[0]) for lr in study.sgd_lrs]
-            + [study.trial(method="DSignSGD", lr=lr, seed=study.seeds[0])
-               for lr in study.sign_lrs])
+    """Every method on its own step-size grid (``sgd_lrs`` for the unbiased methods, ``sign_lrs``
+    for the sign methods), Gaussian noise, first seed: each method's step size is chosen here
+    and then frozen."""
+    grids = {"sgd": study.sgd_lrs, "sign": study.sign_lrs}
+    return [study.trial(method=m, lr=lr, seed=study.seeds[0])
+            for m, family in NET_METHODS.items() for lr in grids[family]]
 
 
-def net_evaluation_grid(study: NetStudy, sgd_lr: float, sign_lr: float) -> list[NetTrial]:
-    """Every method under Gaussian and Student-t noise at every seed (the unbiased methods at
-    the DSGD step size, the sign methods at the DSignSGD one), and DCSGD rand-k with the batch
-    rule B -> (1 + omega) B under Gaussian noise (omega = 1/fraction - 1, up to the rounding
-    of k)."""
+def net_evaluation_grid(study: NetStudy, lrs: dict[str, float]) -> list[NetTrial]:
+    """Every method at its own chosen step size (``lrs``: method -> lr) under Gaussian and
+    Student-t noise at every seed, and DCSGD rand-k with the batch rule B -> (1 + omega) B under
+    Gaussian noise at DSGD's step size (the rule keeps the step size; omega = 1/fraction - 1, up
+    to the rounding of k)."""
+    missing = [m for m in NET_METHODS if m not in lrs]
+    if missing:
+        raise ValueError(f"lrs: no step size for {missing}")
     omega = 1.0 / study.rand_k_fraction - 1.0
     out = []
     for seed in study.seeds:
         for noise in ("gaussian", "student_t"):
             for m in NET_METHODS:
-                lr = {"sgd": sgd_lr, "sign": sign_lr}[NET_METHODS[m]]
-                out.append(study.trial(method=m, lr=lr, noise=noise, seed=seed))
-        out.append(study.trial(method="DCSGD rand-k", lr=sgd_lr, seed=seed,
+                out.append(study.trial(method=m, lr=lrs[m], noise=noise, seed=seed))
+        out.append(study.trial(method="DCSGD rand-k", lr=lrs["DSGD"], seed=seed,
                                batch_size=int(round(study.batch_size * (1.0 + omega)))))
     return out

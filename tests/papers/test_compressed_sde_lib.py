@@ -28,7 +28,7 @@ from common.federated import (
     dsgd,
     dsignsgd,
 )
-from common.metrics import window
+from common.metrics import half_life, window
 from common.project import paper_module
 from common.sde import closed_forms as cf
 
@@ -101,6 +101,60 @@ def test_dcsgd_level_equals_the_exact_discrete_recursion():
     exact = float(np.sum(lr * (1 + omega) * lib.SIGMA**2
                          / (2 * n * (2 - lr * lib.H * (1 + omega / n)))))
     assert abs(level - exact) <= Z * se + 0.002 * exact
+
+
+def test_compression_variance_of_bernoulli_is_omega_sigma_squared():
+    """Bernoulli(p): (C(z) - z)_j = z_j (b/p - 1) with b ~ Bernoulli(p), so v_j = omega sigma_j^2
+    exactly; Monte Carlo over 20 000 draws of z_j^2 (b/p - 1)^2, whose relative standard error
+    is sqrt((E z^4 E(b/p - 1)^4 / (E z^2 E(b/p - 1)^2)^2 - 1) / n) < 0.05 for p = 0.25."""
+    v = lib.compression_variance(Bernoulli(0.25), num_samples=20_000, seed=3)
+    omega = 3.0
+    assert np.all(np.abs(v / (omega * lib.SIGMA**2) - 1) <= 0.05 * Z)
+    assert abs(v.sum() / (omega * np.sum(lib.SIGMA**2)) - 1) <= 0.02 * Z / math.sqrt(10)
+    with pytest.raises(ValueError, match="num_samples"):
+        lib.compression_variance(Bernoulli(0.25), num_samples=1)
+
+
+def test_calibrated_level_is_the_additive_recursion():
+    """With v = 0 the formula is DSGD's exact discrete stationary loss, written independently:
+    E f = sum_j eta sigma_j^2 / (2N (2 - eta h_j)); v = omega sigma^2 gives the (1 + omega)
+    multiple of it (no multiplicative term: the calibration treats compression noise as
+    additive)."""
+    lr, n = 0.01, 4
+    plain = float(np.sum(lr * lib.SIGMA**2 / (2 * n * (2 - lr * lib.H))))
+    assert lib.calibrated_level(np.zeros(10), lr=lr, num_clients=n) == pytest.approx(plain)
+    assert lib.calibrated_level(4 * lib.SIGMA**2, lr=lr, num_clients=n) == pytest.approx(5 * plain)
+    with pytest.raises(ValueError, match="unstable"):
+        lib.calibrated_level(np.zeros(10), lr=0.5, num_clients=n)
+
+
+def test_recursion_half_life():
+    """Without compression and noise the loss is sum h_j/2 x0^2 (1 - eta h_j)^(2k), whose
+    half-life is computed here on its own; compression (omega > 0) only lengthens it."""
+    lr = 0.01
+    k = np.arange(2001)
+    loss = np.sum(lib.H / 2 * 4.0 * (1 - lr * lib.H)[None, :] ** (2 * k[:, None]), axis=1)
+    target = half_life(k, loss, 0.0) * lr
+    got = lib.recursion_half_life(0.0, lr=lr, num_clients=4, scale=np.zeros(10))
+    assert got == pytest.approx(target, rel=1e-9)
+    hl = [lib.recursion_half_life(om, lr=lr, num_clients=4) for om in (0.0, 4.0, 9.0)]
+    assert hl[0] < hl[1] < hl[2] < 1.1 * hl[0]
+    with pytest.raises(ValueError, match="contract"):
+        lib.recursion_half_life(1e4, lr=0.1, num_clients=1)
+
+
+def test_half_lives_of_dsgd_match_the_recursion_and_x0_per_coordinate():
+    """The simulated half-life of DSGD (64 paths) is within 5 % of the exact recursion's (the
+    path average of the loss at the crossing is within about 2 % here); a per-coordinate start
+    gives the initial loss sum h_j x0_j^2 / 2 exactly."""
+    rows = lib.half_lives(dsgd(), lr=0.01, num_clients=4, factors=(1.0,), x0=2.0,
+                          num_steps=200, num_paths=64, seed=1)
+    assert rows[0]["half_life"] == pytest.approx(
+        lib.recursion_half_life(0.0, lr=0.01, num_clients=4), rel=0.05)
+    x0 = 0.5 * lib.SIGMA / lib.H
+    p = lib.simulate(dsignsgd(), lr=0.01, num_clients=2, num_steps=10, num_paths=4, x0=x0,
+                     record_every=10)
+    assert p.mean[0] == pytest.approx(float(np.sum(lib.H * x0**2) / 2), rel=1e-6)
 
 
 def test_dsignsgd_level_within_its_closed_form():
@@ -193,14 +247,24 @@ def test_network_methods_and_grids():
     methods = lib.net_methods(6634, 0.1, 8)
     assert methods["DCSGD rand-k"].omega(6634) == pytest.approx(6634 / 663 - 1)
     assert methods["DCSGD QSGD"].omega(6634) == pytest.approx(math.sqrt(6634) / 8)
-    study = lib.NetStudy(seeds=(0, 1))
-    assert len(lib.net_tuning_grid(study)) == 6
-    grid = lib.net_evaluation_grid(study, 0.1, 0.01)
-    assert len(grid) == 2 * (2 * len(lib.NET_METHODS) + 1)
+    study = lib.NetStudy(seeds=(0, 1, 2))
+    tuning = lib.net_tuning_grid(study)
+    assert len(tuning) == 3 * len(study.sgd_lrs) + 2 * len(study.sign_lrs)
+    assert {t.lr for t in tuning if t.method == "DCSGD QSGD"} == set(study.sgd_lrs)
+    assert {t.lr for t in tuning if t.method == "DSignSGD (majority vote)"} == set(study.sign_lrs)
+    lrs = {"DSGD": 0.1, "DCSGD rand-k": 0.03, "DCSGD QSGD": 0.3, "DSignSGD": 0.01,
+           "DSignSGD (majority vote)": 0.003}
+    grid = lib.net_evaluation_grid(study, lrs)
+    assert len(grid) == len(study.seeds) * (2 * len(lib.NET_METHODS) + 1)
     rule = [t for t in grid if t.batch_size != study.batch_size]
     assert {t.batch_size for t in rule} == {320} and {t.method for t in rule} == {"DCSGD rand-k"}
-    assert all(t.lr == 0.01 for t in grid if t.method.startswith("DSignSGD"))
+    assert {t.lr for t in rule} == {0.1}  # the batch rule keeps DSGD's step size
+    assert all(t.lr == lrs[t.method] for t in grid if t not in rule)
     assert len({t.config_hash() for t in grid}) == len(grid)
+    with pytest.raises(ValueError, match="no step size"):
+        lib.net_evaluation_grid(study, {"DSGD": 0.1})
+    with pytest.raises(ConfigError, match="at least 3"):
+        lib.NetStudy(seeds=(0, 1))
 
 
 def test_network_training_smoke(shared_data):
