@@ -36,12 +36,14 @@ from common.robust import (
 
 __all__ = ["METHODS", "ATTACKS", "RobustnessConfig", "robustness_attacks", "robustness_study",
            "invariants", "clip21_reference", "mnist_byzantine", "Trial", "train", "ByzStudy",
-           "tuning_grid", "evaluation_grid", "byzantine_grid"]
+           "tuning_grid", "evaluation_grid", "byzantine_grid", "COMPARED", "CONTROL"]
 
-#: method -> its step rule; Byz-Clip21-SGD2M reads beta and beta_hat (swept), Safe-DSHB beta,
-#: from the run's Trial
+#: method -> its step rule; Byz-Clip21-SGD2M reads beta and beta_hat, Safe-DSHB beta, from the
+#: run's Trial; Byz-Clip21-SGD is Byz-Clip21-SGD2M without its two momenta (beta = beta_hat = 1),
+#: the negative control of notebook 02
 METHODS = {
     "Byz-Clip21-SGD2M": StepRule(clip21_sgd2m_step, from_config=("beta", "beta_hat")),
+    "Byz-Clip21-SGD": StepRule(clip21_sgd2m_step, {"beta": 1.0, "beta_hat": 1.0}),
     "Byz-Clip-SGD": StepRule(clip_sgd_step),
     "Safe-DSHB": StepRule(safe_dshb_step, from_config=("beta",)),
 }
@@ -270,51 +272,75 @@ def train(trial: Trial) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+#: The methods compared in notebook 02, and the negative control (the paper's method without
+#: momenta: the claims say the momenta matter, so the same comparison must fail for it)
+COMPARED = ("Byz-Clip21-SGD2M", "Byz-Clip-SGD", "Safe-DSHB")
+CONTROL = "Byz-Clip21-SGD"
+
+
 @dataclass(frozen=True)
 class ByzStudy(Config):
-    """Settings of ``02_byzantine_dp_mnist`` (defaults: cpu scale)."""
+    """Settings of ``02_byzantine_dp_mnist`` (defaults: cpu scale).
+
+    The compared methods are tuned on ``lrs`` x ``taus``, the control on ``lrs`` x
+    ``control_taus`` (its best threshold is two decades lower: without momentum it needs
+    smaller, less noisy messages); Byz-Clip21-SGD2M's EF momentum is the paper's ``beta_hat``.
+    """
 
     num_clients: int = param(25, ge=2, doc="clients in all (honest + Byzantine)")
     num_byzantine: int = param(5, ge=1, doc="Byzantine clients in the main comparison")
     steps: int = param(200, ge=1, doc="rounds T")
     batch_size: int = param(32, ge=1, doc="mini-batch per client")
-    lrs: tuple[float, ...] = param((0.1, 0.3, 1.0), gt=0, doc="step sizes")
-    taus: tuple[float, ...] = param((0.1, 1.0), gt=0, doc="clipping thresholds")
+    lrs: tuple[float, ...] = param((0.03, 0.1, 0.3), gt=0, doc="step sizes")
+    taus: tuple[float, ...] = param((0.01, 0.1, 1.0), gt=0, doc="clipping thresholds")
+    control_taus: tuple[float, ...] = param((0.0003, 0.001, 0.003, 0.01), gt=0,
+                                            doc="clipping thresholds of the control")
     beta: float = param(0.1, gt=0, le=1, doc="client momentum (Byz-Clip21-SGD2M, Safe-DSHB)")
-    beta_hats: tuple[float, ...] = param((0.1, 0.01), gt=0, le=1, doc="EF momenta")
+    beta_hat: float = param(0.01, gt=0, le=1, doc="EF momentum (the paper's 0.01)")
     epsilons: tuple[float, ...] = param((3.0, 23.0), gt=0, doc="nominal local epsilons")
     tune_epsilon: float = param(8.0, gt=0, doc="epsilon of the tuning runs")
+    control_epsilon: float = param(23.0, gt=0, doc="epsilon of the negative control")
     delta: float = param(4e-4, gt=0, lt=1, doc="delta")
-    seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="evaluation seeds")
+    seeds: tuple[int, ...] = param((0, 1, 2, 3), ge=0, doc="evaluation seeds")
     byzantine_sweep: tuple[int, ...] = param((1, 3, 5, 8), ge=0, doc="Byzantine counts (C5b)")
     sweep_epsilon: float = param(23.0, gt=0, doc="epsilon of the Byzantine-count sweep")
 
+    def __post_init__(self):
+        super().__post_init__()
+        if len(set(self.seeds)) < 2:
+            raise ConfigError(f"seeds={self.seeds}: at least two distinct seeds (paired "
+                              "intervals)")
+        if self.control_epsilon not in self.epsilons:
+            raise ConfigError(f"control_epsilon={self.control_epsilon} must be one of "
+                              f"epsilons={self.epsilons}")
+
     def trial(self, **kw) -> Trial:
         """A Trial with this study's shared settings (Byzantine count, steps, batch size, beta,
-        delta; the other clients honest) and ``kw``."""
+        beta_hat, delta; the other clients honest) and ``kw``."""
         return derive(Trial, self, num_honest=self.num_clients - self.num_byzantine, **kw)
 
 
-def _variants(study: ByzStudy) -> list[dict]:
-    out = [{"method": "Byz-Clip21-SGD2M", "beta_hat": bh} for bh in study.beta_hats]
-    return out + [{"method": "Byz-Clip-SGD"}, {"method": "Safe-DSHB"}]
-
-
 def tuning_grid(study: ByzStudy) -> list[Trial]:
-    """Every variant x step size x threshold under IPM at ``tune_epsilon`` (first seed)."""
-    return [study.trial(**v, attack="ipm", lr=lr, tau=tau, epsilon=study.tune_epsilon,
+    """Every compared method on ``lrs`` x ``taus`` and the control on ``lrs`` x
+    ``control_taus``, under IPM at ``tune_epsilon`` (first seed)."""
+    grids = {m: study.taus for m in COMPARED} | {CONTROL: study.control_taus}
+    return [study.trial(method=m, attack="ipm", lr=lr, tau=tau, epsilon=study.tune_epsilon,
                         seed=study.seeds[0])
-            for v in _variants(study) for lr in study.lrs for tau in study.taus]
+            for m, taus in grids.items() for lr in study.lrs for tau in taus]
 
 
 def evaluation_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
-    """Each tuned method under IPM and label flipping, at every epsilon and seed."""
-    return [t.replace(attack=attack, epsilon=eps, seed=s) for t in chosen.values()
-            for attack in ("ipm", "label_flip") for eps in study.epsilons for s in study.seeds]
+    """Each tuned method under IPM and label flipping, at every epsilon and seed; the control
+    at ``control_epsilon`` only."""
+    return [t.replace(attack=attack, epsilon=eps, seed=s) for m, t in chosen.items()
+            for attack in ("ipm", "label_flip") for eps in study.epsilons for s in study.seeds
+            if m != CONTROL or eps == study.control_epsilon]
 
 
 def byzantine_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
-    """Label flipping with 0..B Byzantine clients among ``num_clients`` (first seed)."""
-    return [t.replace(attack="label_flip", num_byzantine=b, num_honest=study.num_clients - b,
-                      epsilon=study.sweep_epsilon, seed=study.seeds[0])
-            for t in chosen.values() for b in study.byzantine_sweep]
+    """Label flipping with 0..B Byzantine clients among ``num_clients`` (first seed), for the
+    compared methods."""
+    return [chosen[m].replace(attack="label_flip", num_byzantine=b,
+                              num_honest=study.num_clients - b,
+                              epsilon=study.sweep_epsilon, seed=study.seeds[0])
+            for m in COMPARED for b in study.byzantine_sweep]

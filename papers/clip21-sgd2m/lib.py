@@ -28,7 +28,8 @@ from common.federated import (
 from common.privacy import nominal_local_sigma
 
 __all__ = ["METHODS", "ToyConfig", "toy_a", "toy_b", "Trial", "train", "DPStudy", "variants",
-           "no_dp_grid", "tuning_grid", "evaluation_grid", "LogisticProblem", "get_problem"]
+           "no_dp_grid", "tuning_grid", "evaluation_grid", "seeds_grid", "LogisticProblem",
+           "get_problem"]
 
 #: method -> its step rule. Clip21-SGD is Clip21-SGD2M with beta = beta_hat = 1; Clip21-SGD2M
 #: reads beta and beta_hat (swept) from the run's config (a Trial, or ToyConfig on Toy B).
@@ -234,6 +235,9 @@ class DPStudy(Config):
     steps: int = param(300, ge=1, doc="communication rounds T")
     batch_size: int = param(32, ge=1, doc="mini-batch per client")
     taus: tuple[float, ...] = param((0.01, 0.1, 1.0), gt=0, doc="clipping thresholds")
+    dp_taus: tuple[float, ...] = param((), gt=0, doc="thresholds with DP; empty: ``taus``")
+    dp_beta_hat: float = param(0.0, ge=0, le=1,
+                               doc="Clip21-SGD2M's EF momentum with DP; 0: tune over beta_hats")
     dp_lrs: tuple[float, ...] = param((0.03, 0.1, 0.3, 1.0), gt=0, doc="steps with DP")
     beta: float = param(0.1, gt=0, le=1, doc="Clip21-SGD2M client momentum")
     beta_hats: tuple[float, ...] = param((0.1, 0.01), gt=0, le=1, doc="Clip21-SGD2M EF momenta")
@@ -249,10 +253,11 @@ class DPStudy(Config):
 
 
 def variants(study: DPStudy, *, dp: bool) -> list[dict]:
-    """Method variants compared: Clip-SGD, Clip21-SGD, Clip21-SGD2M for each beta_hat (with DP)
-    or for the first beta_hat (without DP)."""
+    """Method variants compared: Clip-SGD, Clip21-SGD, Clip21-SGD2M for each beta_hat (with DP;
+    only ``dp_beta_hat`` when it is set) or for the first beta_hat (without DP)."""
     out = [{"method": "Clip-SGD"}, {"method": "Clip21-SGD"}]
-    for bh in (study.beta_hats if dp else study.beta_hats[:1]):
+    dp_bhs = (study.dp_beta_hat,) if study.dp_beta_hat > 0 else study.beta_hats
+    for bh in (dp_bhs if dp else study.beta_hats[:1]):
         out.append({"method": "Clip21-SGD2M", "beta_hat": bh})
     return out
 
@@ -264,9 +269,17 @@ def no_dp_grid(study: DPStudy, lrs) -> list[Trial]:
 
 
 def tuning_grid(study: DPStudy) -> list[Trial]:
-    """Every variant x tau x DP step size at ``tune_epsilon`` (first seed)."""
+    """Every variant x DP threshold (``dp_taus``, else ``taus``) x DP step size at
+    ``tune_epsilon`` (first seed)."""
     return [study.trial(**v, tau=tau, lr=lr, epsilon=study.tune_epsilon, seed=study.seeds[0])
-            for v in variants(study, dp=True) for tau in study.taus for lr in study.dp_lrs]
+            for v in variants(study, dp=True) for tau in (study.dp_taus or study.taus)
+            for lr in study.dp_lrs]
+
+
+def seeds_grid(study: DPStudy, chosen) -> list[Trial]:
+    """Each tuned trial in ``chosen`` (a list of Trials, e.g. one per method and threshold
+    without DP) at every seed."""
+    return [t.replace(seed=s) for t in chosen for s in study.seeds]
 
 
 def evaluation_grid(study: DPStudy, chosen: dict[str, Trial]) -> list[Trial]:

@@ -36,3 +36,26 @@ def test_robustness_study_rows_carry_the_proven_bound_and_stay_below_it():
             assert r["ratio"] <= r["bound"]
     far = [r["ratio"] for r in rows if r["aggregator"] == "mean" and r["attack"] == "constant 1e6"]
     assert min(far) > 1e6  # the negative control of notebook 01: the mean is unbounded
+
+
+def test_byz_study_grids_tune_the_control_on_its_own_thresholds_and_evaluate_it_once():
+    study = lib.ByzStudy(lrs=(0.1, 0.3), taus=(0.1, 1.0), control_taus=(0.001,),
+                         epsilons=(3.0, 23.0), seeds=(0, 1), byzantine_sweep=(1, 3))
+    tuning = lib.tuning_grid(study)
+    assert len(tuning) == 3 * 2 * 2 + 2 * 1
+    assert {t.tau for t in tuning if t.method == lib.CONTROL} == {0.001}
+    assert all(t.attack == "ipm" and t.epsilon == 8.0 and t.beta_hat == 0.01 for t in tuning)
+    chosen = {m: next(t for t in tuning if t.method == m) for m in (*lib.COMPARED, lib.CONTROL)}
+    evaluation = lib.evaluation_grid(study, chosen)
+    assert len(evaluation) == 3 * 2 * 2 * 2 + 2 * 2  # the control only at control_epsilon
+    assert {t.epsilon for t in evaluation if t.method == lib.CONTROL} == {23.0}
+    assert {t.method for t in lib.byzantine_grid(study, chosen)} == set(lib.COMPARED)
+    with pytest.raises(Exception, match="control_epsilon"):
+        lib.ByzStudy(control_epsilon=8.0)
+    with pytest.raises(Exception, match="seeds"):
+        lib.ByzStudy(seeds=(0,))
+
+
+def test_the_control_runs_without_momenta():
+    hyper = lib.METHODS[lib.CONTROL].hyper(lib.Trial(beta=0.1, beta_hat=0.01))
+    assert hyper == {"beta": 1.0, "beta_hat": 1.0}
