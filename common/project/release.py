@@ -48,7 +48,9 @@ def pinned_ref_problem(root: Path | None = None, ref: str | None = None) -> str 
     """Why the pinned ref (``[tool.repro] ref``) is not usable, or None when it is a tag or a
     commit of the repository at ``root``.
 
-    Returns None without checking outside a git checkout (an unpacked archive has no history).
+    Returns None without checking outside a git checkout (an unpacked archive has no history),
+    and for a release ref ``v<VERSION>`` in a clone that carries no tags at all when the release
+    commit that pinned it is in the history (``git tag`` on that commit restores it).
     """
     from common.project.notebooks import repo_config
 
@@ -64,6 +66,11 @@ def pinned_ref_problem(root: Path | None = None, ref: str | None = None) -> str 
             root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False
     ).returncode == 0:
         return None
+    if (not _git(root, "tag", "--list", check=False).stdout.strip()
+            and _release_commit(root, ref)):
+        # A clone that carries no tags at all (a CI checkout of the branch alone) cannot see the
+        # tag; the release commit that pinned it is in the history, so `git tag` recreates it.
+        return None
     shallow = _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip()
     hint = (" This clone is shallow: fetch the history and tags (git fetch --unshallow --tags)."
             if shallow == "true" else
@@ -71,6 +78,17 @@ def pinned_ref_problem(root: Path | None = None, ref: str | None = None) -> str 
     return (f"the pinned ref {ref!r} ([tool.repro] ref in pyproject.toml) is neither a tag nor a "
             f"commit of this repository, so every Colab launch button and bootstrap cell would "
             f"fail.{hint}")
+
+
+def _release_commit(root: Path, ref: str) -> str | None:
+    """The commit that ``make release`` made for ``ref`` (``Release <ref>: ...`` setting
+    ``ref = "<ref>"`` in pyproject.toml), or None."""
+    if not re.fullmatch(r"v" + VERSION_RE.pattern.strip("^$"), ref):
+        return None
+    pinned = 'ref = "' + ref + '"'
+    out = _git(root, "log", "--format=%H", "--fixed-strings", f"--grep=Release {ref}:",
+               "-S" + pinned, "--", "pyproject.toml", check=False).stdout.split()
+    return out[0] if out else None
 
 
 def set_version(root: Path, version: str) -> list[Path]:

@@ -93,6 +93,13 @@ def test_release_round_trip(scratch_clone):
     again = clone.parent / "again"
     _git(clone.parent, "clone", "-q", str(clone), str(again))
     assert pinned_ref_problem(again, "v97.0.1") is None
+    # a clone without tags (CI checks out the branch alone): the release commit stands in for
+    # the tag; a version that was never released is still refused
+    bare = clone.parent / "no-tags"
+    _git(clone.parent, "clone", "-q", "--no-tags", "--single-branch", str(clone), str(bare))
+    assert _git(bare, "tag", "--list").stdout.strip() == ""
+    assert pinned_ref_problem(bare, "v97.0.1") is None
+    assert "neither a tag nor a commit" in pinned_ref_problem(bare, "v97.0.2")
     refused = _release(clone, "97.0.1")
     assert refused.returncode == 2 and "exists already" in refused.stderr
 
