@@ -22,4 +22,4 @@ cyclic import): leaves (``fileio``, ``paths``, ``modules``), then ``kernels``, `
 ``metrics``, then the library, then ``federated``, and ``project`` on top.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
