@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from common.experiment import slurm
+from common.experiment.ownership import _env_seconds  # one parser of REPRO_*_S settings
 
 __all__ = ["EXECUTORS", "SweepExecutor", "DebugExecutor", "LocalExecutor", "SubmititExecutor",
            "SlurmExecutor", "get_executor", "exit_with_parent", "shielded", "Terminated"]
@@ -363,20 +364,6 @@ class LocalExecutor(SweepExecutor):
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"environment variable {name}={raw!r}: must be a number of seconds") \
-            from None
-    if not value > 0:
-        raise ValueError(f"environment variable {name}={raw!r}: must be > 0")
-    return value
 
 
 def _poll_s(poll_s: float | None) -> float:
