@@ -17,6 +17,7 @@ import subprocess
 import nbformat
 import pytest
 
+from common.project.notebooks import notebook_parameters
 from tests.conftest import REPO
 from tests.project.helpers import make_paper
 
@@ -46,8 +47,12 @@ def _claims_output(notebook) -> str:
 
 def test_the_ngn_m_mlp_grid_through_make_reproduce_on_slurm_measures_what_in_process_does(
         scratch_repo, shared_data):
-    """ngn-m notebook 02 (60 runs, 5 optimizers x 6 step sizes x 2 seeds): every run is an array
-    task's, and every claim check measures the value of the committed (in-process) notebook."""
+    """ngn-m notebook 02 (70 runs, 5 optimizers x 7 step sizes x 2 seeds, counted from its
+    parameters cell): every run is an array task's, and every claim check measures the value of
+    the committed (in-process) notebook."""
+    defaults = {k: v.default for k, v in
+                notebook_parameters(REPO / "papers" / "ngn-m" / "02_mlp_mnist.ipynb").items()}
+    num_runs = len(defaults["methods"]) * len(defaults["grid"]) * len(defaults["seeds"])
     shutil.copytree(REPO / "papers" / "ngn-m", scratch_repo / "papers" / "ngn-m")
     out = _make_reproduce(scratch_repo, "PAPER=ngn-m", "NOTEBOOK=02", "EXECUTOR=slurm")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -56,7 +61,7 @@ def test_the_ngn_m_mlp_grid_through_make_reproduce_on_slurm_measures_what_in_pro
     assert "Bypassing sacct error" not in out.stderr
     store = scratch_repo / "results" / "ngn-m" / "cpu" / "sweeps" / "02_mlp_mnist"
     records = [json.loads(p.read_text()) for p in store.glob("*.json")]
-    assert len(records) == 60 and all(r["status"] == "done" for r in records)
+    assert len(records) == num_runs and all(r["status"] == "done" for r in records)
     assert len({r["worker"]["slurm_array_job_id"] for r in records}) == 1
     assert all(r["worker"]["executor"] == "slurm" for r in records)
 
