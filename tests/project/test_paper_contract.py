@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import re
+
 import pytest
 import yaml
 
@@ -125,3 +129,52 @@ def test_parameters_cell_parsing(scratch_repo):
                        ("x: int = 1  # stops at f <= 1", "papermill")]:
         with pytest.raises(ValueError, match=match):
             parse_parameters(bad)
+
+
+_CONFIG_CALL = re.compile(r"lib\.(\w+)\.from_namespace\("
+                          r"(\{\*\*globals\(\)(?P<extra>[^}]*)\}|globals\(\))\)")
+
+
+def _assigned_names(source: str) -> set[str]:
+    """Names a code cell binds at top level (assignments, annotated assignments, for targets)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: a cell we cannot parse defines nothing we rely on
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For)):
+            targets = [node.target]
+        for t in targets:
+            names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("slug,nb", NOTEBOOKS)
+def test_notebook_defines_every_config_field(slug, nb):
+    """Every field of the config a notebook builds with ``lib.X.from_namespace`` is defined by a
+    cell before it (in practice the parameters cell), so a field added to a paper's config cannot
+    leave a committed notebook failing only in nbval (clip21-sgd2m 03 did, once)."""
+    import nbformat
+
+    from common.project.notebooks import paper_module
+
+    notebook = nbformat.read(REPO / "papers" / slug / nb, as_version=4)
+    defined: set[str] = set()
+    calls = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for m in _CONFIG_CALL.finditer(cell.source):
+            calls += 1
+            extra = set(re.findall(r"[\"'](\w+)[\"']\s*:", m.group("extra") or ""))
+            cls = getattr(paper_module(slug), m.group(1))
+            fields = {f.name for f in dataclasses.fields(cls)}
+            missing = sorted(fields - defined - extra)
+            assert not missing, f"{nb}: {cls.__name__} field(s) {missing} are not defined before it"
+        defined |= _assigned_names(cell.source)
+    if "from_namespace" in "".join(c.source for c in notebook.cells):
+        assert calls, f"{nb}: a from_namespace call this test does not recognise"
