@@ -9,7 +9,7 @@ from common.models.ensemble import MLPEnsemble
 from common.models.gpt import GPT, GPTConfig
 from common.models.head_lora import HeadLoRAFit, fit_head_lora, head_lora_logits
 from common.models.init import eoc_relative, gaussian_, init_gaussian_
-from common.models.linear_net import DeepLinear, ResidualLinear, gaussian_init_
+from common.models.linear_net import DeepLinear, ResidualLinear
 from common.models.lora import A_INITS, LoRALinear, apply_lora, init_lora_A, lora_parameters
 from common.models.mlp import MLP
 from common.models.objectives import LeastSquares, Quadratic, Quartic, Rosenbrock
@@ -20,7 +20,7 @@ from common.models.ufm import UFM, etf, simplex_etf
 from common.models.vgg import VGG9, pad_to_32
 
 __all__ = ["MnistCNN", "GPT", "GPTConfig", "MLP", "LeastSquares", "Quadratic", "Quartic",
-           "Rosenbrock", "DeepLinear", "ResidualLinear", "gaussian_init_", "apply_masks",
+           "Rosenbrock", "DeepLinear", "ResidualLinear", "apply_masks",
            "magnitude_masks", "prunable_names", "CifarResNet", "resnet20", "ResNet9", "VGG9",
            "pad_to_32", "UFM", "etf", "simplex_etf",
            "ACTIVATIONS", "Activation", "arccos_kernel", "pooled", "MLPEnsemble",

@@ -10,6 +10,7 @@ Gauss-Newton matrix is :math:`\beta^2` times the plain one at the effective weig
 condition number.
 
 Initialisation: i.i.d. :math:`N(0, \text{gain}/\text{fan\_in})` from an explicit generator
+(:func:`common.models.init.init_gaussian_` with ``sigma_w2 = gain``)
 (``gain = 2``: Kaiming normal for ReLU, He et al. 2015, arXiv 1502.01852; ``gain = 1``: the
 variance-preserving :math:`N(0, 1/m)` of the residual branches in Zhao, Singh and Lucchi,
 arXiv 2411.02139). For linear networks only the *relative* layer scales matter: multiplying every
@@ -24,23 +25,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["gaussian_init_", "DeepLinear", "ResidualLinear"]
+from common.models.init import init_gaussian_
+
+__all__ = ["DeepLinear", "ResidualLinear"]
 
 
-def gaussian_init_(module: nn.Module, *, gain: float = 2.0,
-                   generator: torch.Generator | None = None) -> nn.Module:
-    """Redraw every ``Linear``/``Conv`` weight of ``module`` as :math:`N(0, gain/fan\\_in)` in
-    place (biases set to 0); returns the module."""
-    if not gain > 0:
+def _gain(gain) -> float:
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain > 0:
         raise ValueError(f"gain={gain!r}: a positive variance factor")
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-                fan_in = m.weight[0].numel()
-                m.weight.normal_(0.0, math.sqrt(gain / fan_in), generator=generator)
-                if m.bias is not None:
-                    m.bias.zero_()
-    return module
+    return float(gain)
 
 
 def _dims(name: str, values) -> list[int]:
@@ -59,7 +52,7 @@ class DeepLinear(nn.Sequential):
         dims = _dims("d, widths and k", [d, *widths, k])
         super().__init__(*[nn.Linear(a, b, bias=False, dtype=dtype)
                            for a, b in zip(dims[:-1], dims[1:])])
-        gaussian_init_(self, gain=gain, generator=generator)
+        init_gaussian_(self, sigma_w2=_gain(gain), generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.flatten(1))
@@ -82,7 +75,7 @@ class ResidualLinear(nn.Module):
             raise ValueError(f"beta={beta!r}: a positive residual-branch scale")
         self.layers = nn.ModuleList(nn.Linear(dim, dim, bias=False, dtype=dtype)
                                     for _ in range(depth))
-        gaussian_init_(self, gain=gain, generator=generator)
+        init_gaussian_(self, sigma_w2=_gain(gain), generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(1)

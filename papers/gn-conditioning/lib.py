@@ -39,7 +39,7 @@ from common.models import (
     DeepLinear,
     ResidualLinear,
     apply_masks,
-    gaussian_init_,
+    init_gaussian_,
     magnitude_masks,
     resnet20,
 )
@@ -219,7 +219,7 @@ def one_hidden(d: int, width: int, k: int, *, activation: str = "linear", norm: 
     layers += [ACTIVATIONS[activation](), nn.Linear(width, k, bias=False)]
     model = nn.Sequential(*layers).to(DT)
     g = torch.Generator().manual_seed(derive_seed(seed, "one-hidden", width))
-    gaussian_init_(model, gain=2.0, generator=g)
+    init_gaussian_(model, sigma_w2=2.0, generator=g)
     return model.train(norm != "batchnorm_eval")
 
 
@@ -347,7 +347,7 @@ def train_linear(c: TrainRun) -> dict:
 
 def _mlp(d: int, hidden, k: int, seed: int) -> nn.Module:
     model = MLP(d, tuple(hidden), k).to(DT)
-    return gaussian_init_(model, gain=2.0,
+    return init_gaussian_(model, sigma_w2=2.0,
                           generator=torch.Generator().manual_seed(derive_seed(seed, "mlp")))
 
 

@@ -12,7 +12,6 @@ from common.models import (
     DeepLinear,
     ResidualLinear,
     apply_masks,
-    gaussian_init_,
     magnitude_masks,
     prunable_names,
     resnet20,
@@ -40,7 +39,7 @@ def test_gaussian_init_variance_and_determinism():
     assert torch.equal(w, b.weights()[0])
     assert float(w.var()) == pytest.approx(2.0 / 512, rel=0.02)
     with pytest.raises(ValueError, match="gain"):
-        gaussian_init_(a, gain=0.0)
+        DeepLinear(512, (), 256, gain=0.0)
 
 
 def test_residual_linear_equals_its_effective_plain_network():
