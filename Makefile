@@ -25,7 +25,8 @@ export PAPER SCALE NOTEBOOK EXECUTOR VERSION
 
 # pytest options shared by the notebook checks
 NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
-	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile
+	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n 2 --dist loadfile \
+	-p tests.nbval_timing
 BOOK_OPTS := --config book/_config.yml --toc book/_toc.yml --path-output book --builder html -W -n --keep-going
 
 .PHONY: help venv reproduce notebooks sync release test lint unit test-slurm nbval book mathjax bench clean distclean

@@ -15,12 +15,13 @@ from tests.project.helpers import make_paper
 pytestmark = pytest.mark.slow
 
 
-def _nbval(path, root):
-    env = {**os.environ, "REPRO_ROOT": str(root), "REPRO_RESULTS_DIR": str(root / "res")}
+def _nbval(path, root, *extra):
+    env = {**os.environ, "REPRO_ROOT": str(root), "REPRO_RESULTS_DIR": str(root / "res"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p",
          "no:cacheprovider", "--nbval-sanitize-with", str(REPO / "tests/nbval_sanitize.cfg"),
-         "-q", str(path)],
+         "-q", *extra, str(path)],
         capture_output=True, text=True, env=env, cwd=root, timeout=300)
 
 
@@ -30,7 +31,10 @@ def test_changed_claims_output_fails_nbval(scratch_repo):
     folder = make_paper(scratch_repo, "demo-paper", claims=[("C1", "hard"), ("C2", "report")])
     nb_path = folder / "01_demo.ipynb"
     execute_in_place(nb_path)
-    assert _nbval(nb_path, scratch_repo).returncode == 0
+    res = _nbval(nb_path, scratch_repo, "-p", "tests.nbval_timing")  # as `make nbval` runs it
+    assert res.returncode == 0
+    assert "notebook wall times" in res.stdout
+    assert any(line.strip().endswith("01_demo.ipynb") for line in res.stdout.splitlines())
 
     nb = nbformat.read(str(nb_path), 4)
     claims_out = nb.cells[-1].outputs[0]
@@ -47,3 +51,13 @@ def test_changed_claims_output_fails_nbval(scratch_repo):
     nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="whatever\n")]
     nbformat.write(nb, str(nb_path))
     assert _nbval(nb_path, scratch_repo).returncode == 0
+
+
+def test_nbval_timing_summary_orders_and_flags_the_budget():
+    from tests.nbval_timing import timing_lines
+
+    lines = timing_lines({"papers/a/01.ipynb": 12.0, "papers/b/02.ipynb": 95.5}, budget_s=90)
+    assert lines[0].split() == ["95.5", "s", "papers/b/02.ipynb", "(over", "the", "90", "s",
+                                "budget)"]
+    assert lines[1].split() == ["12.0", "s", "papers/a/01.ipynb"]
+    assert "107.5 s  total over 2 notebooks; 1 over the 90 s budget" in lines[2]
