@@ -1,9 +1,10 @@
 """Code only the Scion batch-size reproduction needs (arXiv 2603.21191): its experiments.
 
 Notebook 01 (theory-sized): constrained Scion (Algorithm 1, :func:`common.optim.scion_update`)
-with the exact spectral LMO on multinomial logistic regression over scikit-learn's digits,
-``W`` in R^{10 x 64}; every (step size, seed) pair of a batch size is one slice of a batched run
-(``batch_dims=1``), every copy drawing its own per-sample mini-batches.
+with the spectral LMO (Newton-Schulz in float64, as the paper's NS5; the dual norm is exact) on
+multinomial logistic regression over scikit-learn's digits, ``W`` in R^{10 x 64}; every
+(step size, seed) pair of a batch size is one slice of a batched run (``batch_dims=1``), the
+copies of one seed sharing their per-sample mini-batches.
 
 Notebooks 02 and 03: a tiny modded-nanogpt-style GPT (:func:`common.models.scion_gpt_config`)
 trained with :class:`common.optim.Scion` (Spectral on hidden matrices, Sign on the tied
@@ -85,6 +86,7 @@ def digits_problem() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _spectral():
+    """The spectral LMO of notebook 01 (Newton-Schulz; ``Spectral(method="svd")`` is exact)."""
     from common.optim.lmo import Spectral
 
     return Spectral()
