@@ -156,9 +156,16 @@ class NGN(FunctionalOptimizer):
     per_param = ()
     hyperparameters = ("c",)
 
-    def __init__(self, params, c: float = 1.0):
+    def __init__(self, params, c: float = 1.0, *, foreach: bool | None = None):
         check_positive("c", c)
-        super().__init__(params, c=c)
+        super().__init__(params, foreach=foreach, c=c)
+
+    def _foreach_group(self, params, grads, loss, hyper):
+        """:func:`ngn_update` in place with ``torch._foreach_*`` (same operations, same order)."""
+        gamma = _gamma(grads, loss, hyper["c"], 0, hyper.get("grad_sq_norm"))
+        torch._foreach_add_(params, torch._foreach_mul(grads, -gamma))
+        self.state[params[0]]["count"] = self.state[params[0]].get("count", 0) + 1
+        return gamma
 
 
 class NGNM(FunctionalOptimizer):
@@ -170,7 +177,21 @@ class NGNM(FunctionalOptimizer):
     per_param = ("momentum",)
     hyperparameters = ("c", "beta")
 
-    def __init__(self, params, c: float = 1.0, beta: float = 0.9):
+    def __init__(self, params, c: float = 1.0, beta: float = 0.9, *,
+                 foreach: bool | None = None):
         check_positive("c", c)
         check_unit_interval("beta", beta)
-        super().__init__(params, c=c, beta=beta)
+        super().__init__(params, foreach=foreach, c=c, beta=beta)
+
+    def _foreach_group(self, params, grads, loss, hyper):
+        """:func:`ngn_m_update` in place with ``torch._foreach_*``: ``m <- beta m + ((1-beta)
+        gamma) g``, ``x <- x - m`` (the functional update's operations, in its order)."""
+        beta = hyper["beta"]
+        gamma = _gamma(grads, loss, hyper["c"], 0, hyper.get("grad_sq_norm"))
+        (momentum,), count = self._foreach_state(params)
+        scaled = torch._foreach_mul(grads, (1 - beta) * gamma)
+        torch._foreach_mul_(momentum, beta)
+        torch._foreach_add_(momentum, scaled)
+        torch._foreach_sub_(params, momentum)
+        self.state[params[0]]["count"] = count + 1
+        return gamma

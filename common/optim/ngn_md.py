@@ -116,9 +116,51 @@ class NGNMD(FunctionalOptimizer):
     single_group = True
 
     def __init__(self, params, c: float = 1e-2, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, version: str = "v1"):
+                 eps: float = 1e-8, version: str = "v1", *, foreach: bool | None = None):
         ngn_md_update((torch.zeros(1),), ngn_md_init((torch.zeros(1),)), 0.0, c=c, beta1=beta1,
                       beta2=beta2, eps=eps, version=version)  # validates the hyperparameters
-        super().__init__(params, c=c, beta1=beta1, beta2=beta2, eps=eps, version=version)
+        super().__init__(params, foreach=foreach, c=c, beta1=beta1, beta2=beta2, eps=eps,
+                         version=version)
+
+    def _foreach_group(self, params, grads, loss, hyper):
+        """:func:`ngn_md_update` in place with ``torch._foreach_*``, operation by operation in the
+        functional update's order (v1 equal to rounding of the final sum; v2 computes
+        ``c / x`` as ``c * (1 / x)``, one rounding apart)."""
+        c, beta1, beta2, eps = hyper["c"], hyper["beta1"], hyper["beta2"], hyper["eps"]
+        f = check_loss(loss).clamp_min(TINY)
+        (m, v), k = self._foreach_state(params)
+        bias = 1.0 - beta2 ** (k + 1)
+        gg = torch._foreach_mul(grads, 1 - beta2)            # (1 - beta2) g, then * g
+        torch._foreach_mul_(gg, grads)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_add_(v, gg)                           # v = beta2 v + (1 - beta2) g g
+        d = torch._foreach_div(v, bias)
+        torch._foreach_sqrt_(d)
+        torch._foreach_add_(d, eps)                          # D = eps + sqrt(v / bias)
+        if hyper["version"] == "v1":
+            q = torch._foreach_mul(grads, grads)
+            torch._foreach_div_(q, d)
+            precond_sq = sum(t.sum() for t in q)
+            gamma = c / (1.0 + c * precond_sq / (2.0 * f))
+            u = torch._foreach_mul(grads, gamma)
+            torch._foreach_div_(u, d)                        # u = gamma g / D
+            step_size = gamma
+        else:
+            den = torch._foreach_mul(d, 2.0 * f)
+            x = torch._foreach_mul(grads, c)
+            torch._foreach_mul_(x, grads)
+            torch._foreach_div_(x, den)
+            torch._foreach_add_(x, 1.0)
+            torch._foreach_reciprocal_(x)
+            torch._foreach_mul_(x, c)                        # gamma_j = c / (1 + c g^2 / (2 f D))
+            step_size = sum(t.sum() for t in x) / sum(t.numel() for t in x)
+            u = torch._foreach_mul(x, grads)
+            torch._foreach_div_(u, d)                        # u_j = gamma_j g_j / D_j
+        torch._foreach_mul_(m, beta1)
+        torch._foreach_mul_(u, 1 - beta1)
+        torch._foreach_add_(m, u)                            # m = beta1 m + (1 - beta1) u
+        torch._foreach_sub_(params, m)
+        self.state[params[0]]["count"] = k + 1
+        return step_size
 
 

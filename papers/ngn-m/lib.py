@@ -279,7 +279,8 @@ class LMConfig(Config):
     n_layer: int = param(2, ge=1, doc="Transformer blocks")
     n_head: int = param(4, ge=1, doc="attention heads")
     d_model: int = param(64, ge=8, doc="model width")
-    adaptive_grid: tuple[float, ...] = param((1e-3, 1e-2, 1e-1), gt=0, doc="Adam lr, NGN-MDv1 c")
+    adaptive_grid: tuple[float, ...] = param((1e-4, 1e-3, 1e-2, 1e-1), gt=0,
+                                             doc="Adam lr, NGN-MDv1 c")
     momentum_grid: tuple[float, ...] = param((1e-2, 1e-1, 1.0, 10.0), gt=0,
                                              doc="SGDM lr, NGN-M c")
     eval_batches: int = param(8, ge=1, doc="validation batches of 64 sequences")

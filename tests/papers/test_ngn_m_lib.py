@@ -25,7 +25,7 @@ def test_the_network_grids_are_one_config_per_run_in_grid_order():
     assert len(runs) == 8 and {r.epochs for r in runs} == {3}
     assert len({r.config_hash() for r in runs}) == 8  # distinct runs, distinct store keys
     lm = lib.LMConfig(seeds=(0, 1)).runs()
-    assert len(lm) == 2 * (2 * 3 + 2 * 4) and lm[0].method == "Adam" and lm[-1].seed == 1
+    assert len(lm) == 2 * (2 * 4 + 2 * 4) and lm[0].method == "Adam" and lm[-1].seed == 1
     with pytest.raises(Exception, match="n_head"):
         lib.LMRun(d_model=10, n_head=4)
 
