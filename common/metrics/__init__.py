@@ -26,6 +26,9 @@
 - :mod:`common.metrics.curvature`   Gauss-Newton matrices from Jacobians (torch.func), their
                                     nonzero spectrum, condition numbers with an explicit rank
                                     rule, deep-linear closed forms and bounds, Lanczos
+- :mod:`common.metrics.probes`      linear probes of frozen features: closed-form ridge and
+                                    L-BFGS logistic regression
+- :mod:`common.metrics.ood`         out-of-distribution detection: the NECO score, AUROC
 - :data:`METRICS` the registry of scalar metrics (name -> function), one line per metric
 """
 
@@ -51,9 +54,12 @@ from common.metrics.igb import (
     max_fraction_density,
 )
 from common.metrics.multitask import average_accuracy, delta_m_percent, worst_task_accuracy
+from common.metrics.ood import auroc, neco_score
+from common.metrics.probes import LinearProbe, logistic_probe, ridge_probe
 from common.metrics.rates import RateFit, contraction_ratio, log_linear_fit, loglog_fit
 from common.metrics.representation import (
     NC0_NORMALIZATIONS,
+    PCABasis,
     class_mean_rank,
     class_means,
     effective_rank,
@@ -69,9 +75,11 @@ from common.metrics.representation import (
     nc4,
     nc_metrics,
     participation_ratio,
+    pca_basis,
     penultimate_features,
     relative_to_init,
     singular_value_rank,
+    softmax_tail_bound,
     stable_rank,
 )
 from common.metrics.stability import (
@@ -128,6 +136,7 @@ METRICS = {
     "max_class_fraction": max_class_fraction,
     "drift_ratio": drift_ratio,
     "empirical_correlation": empirical_correlation,
+    "auroc": auroc,
 }
 
 __all__ = [
@@ -147,4 +156,6 @@ __all__ = [
     "drift_ratio", "empirical_correlation", "g0_density", "max_fraction_density",
     "expected_max_fraction", "ensemble_outputs",
     "loglog_fit", "LOSSES", "DrawStats", "across_draws", "gap", "risk", "slope_over_draws",
+    "PCABasis", "pca_basis", "softmax_tail_bound", "LinearProbe", "ridge_probe",
+    "logistic_probe", "neco_score", "auroc",
 ]

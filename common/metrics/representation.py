@@ -50,6 +50,25 @@ Masarczyk et al., arXiv 2305.19753, for the numerical rank at a relative thresho
 - ``participation_ratio(A)``: ``(sum_i s_i^2)^2 / sum_i s_i^4`` (of the covariance spectrum);
 - ``class_mean_rank(H, y, rtol)``: the numerical rank of ``M`` (at most ``K - 1``).
 
+**PCA truncation** (:func:`pca_basis`, :class:`PCABasis`): the top principal directions ``V_r``
+of training features (the right singular vectors of the centred matrix); ``truncate(H, r)``
+returns ``mu + (H - mu) V_r V_r^T``, the best rank-``r`` affine approximation of the training
+features in Frobenius norm (Eckart-Young), used to compress a representation to ``r`` numbers.
+
+**Softmax spectrum and column similarity** (:func:`softmax_tail_bound`), our reconstruction of
+Prop. 3.1 of Masarczyk et al., arXiv 2506.01562 (the statement was not read in the paper; see the
+softmax-rank chapter). For the softmax matrix ``S = softmax(Z / T)`` (``N x C``, rows sum to 1)
+with columns ``s_j`` and column mean ``s_bar``,
+
+.. math::  \sum_{i \ge 2} \sigma_i(S)^2 \;\le\; \sum_j \lVert s_j - \bar s \rVert^2
+           = \frac{1}{2C} \sum_{j,k} \lVert s_j - s_k \rVert^2
+           \;\le\; \lVert (Z - Z J_C / C) / T \rVert_F^2 ,
+
+the first inequality because ``s_bar 1^T`` has rank one (Eckart-Young), the second because
+``|softmax(x)_j - softmax(x)_k| <= |x_j - x_k|`` (mean-value theorem on ``exp``); ``J_C`` is the
+all-ones matrix, so the right side is the row-centred effective logits norm. Similar columns,
+and a fortiori a small effective logits norm, force the softmax matrix to be close to rank one.
+
 ``center=True`` subtracts the column means of ``A`` first (a feature covariance rather than a
 second-moment matrix). A zero matrix has every rank measure 0.
 
@@ -70,7 +89,8 @@ from common.metrics.conditioning import numerical_rank
 __all__ = ["NC0_NORMALIZATIONS", "class_means", "nc0", "nc1", "nc2", "nc2_equinorm",
            "nc2_equiangular", "nc2w", "nc2m", "nc3", "nc4", "nc_metrics", "relative_to_init",
            "singular_value_rank", "effective_rank", "stable_rank", "participation_ratio",
-           "class_mean_rank", "last_linear", "penultimate_features"]
+           "class_mean_rank", "last_linear", "penultimate_features", "PCABasis", "pca_basis",
+           "softmax_tail_bound"]
 
 #: NC0 from ``s = ||W^T 1_K||``, ``K`` classes, ``p`` features and ``||W||_F`` (App. B, D.4.4).
 NC0_NORMALIZATIONS = {
@@ -316,6 +336,76 @@ def class_mean_rank(H, y, rtol: float, num_classes: int | None = None) -> int:
     ``M`` (``p x K``), at most ``K - 1``; ``K - 1`` at neural collapse."""
     _, Mt = _centred(H, y, num_classes)
     return singular_value_rank(Mt, rtol)
+
+
+# ---- PCA truncation ---------------------------------------------------------------------
+
+class PCABasis:
+    """Principal directions of training features (from :func:`pca_basis`).
+
+    Attributes:
+        mean: the centre ``mu`` (``p``; zeros when fitted with ``center=False``).
+        components: ``V`` (``p x rank``), orthonormal columns, by decreasing singular value.
+        singular_values: the singular values of the centred training features (``rank``).
+    """
+
+    def __init__(self, mean: np.ndarray, components: np.ndarray, singular_values: np.ndarray):
+        self.mean, self.components, self.singular_values = mean, components, singular_values
+
+    @property
+    def rank(self) -> int:
+        """The number of directions kept."""
+        return self.components.shape[1]
+
+    def centred(self, H) -> np.ndarray:
+        """``H - mu``."""
+        H = _array("H", H, 2)
+        if H.shape[1] != len(self.mean):
+            raise ValueError(f"H has {H.shape[1]} features; the basis has {len(self.mean)}")
+        return H - self.mean
+
+    def coordinates(self, H) -> np.ndarray:
+        """``(H - mu) V``: coordinates along every direction (``N x rank``)."""
+        return self.centred(H) @ self.components
+
+    def truncate(self, H, r: int) -> np.ndarray:
+        """``mu + (H - mu) V_r V_r^T`` with the top ``r`` directions (``0 <= r <= rank``)."""
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 0 <= r <= self.rank:
+            raise ValueError(f"r={r!r}: an integer in 0..{self.rank}")
+        V = self.components[:, :r]
+        return self.mean + self.coordinates(H)[:, :r] @ V.T
+
+
+def pca_basis(H, *, center: bool = True, rtol: float = 1e-12) -> PCABasis:
+    """The principal directions of ``H`` (``N x p``) through the SVD of ``H - mu``, keeping the
+    singular values above ``rtol * s_1`` (the numerically nonzero ones)."""
+    H = _array("H", H, 2)
+    mean = H.mean(axis=0) if center else np.zeros(H.shape[1])
+    _, s, Vt = np.linalg.svd(H - mean, full_matrices=False)
+    keep = s > rtol * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    return PCABasis(mean, Vt[keep].T.copy(), s[keep])
+
+
+# ---- softmax spectrum ---------------------------------------------------------------------
+
+def softmax_tail_bound(Z, temperature: float = 1.0) -> dict[str, float]:
+    """The three sides of the softmax spectrum / column-similarity inequality (module
+    docstring) for logits ``Z`` (``N x C``) at ``temperature``: ``{"tail"`` (``sum_{i>=2}
+    s_i(S)^2``), ``"column_dispersion"`` (``sum_j ||s_j - s_bar||^2``), ``"logits_bound"``
+    (``||(Z - Z J / C) / T||_F^2``)``}``; each is at most the next."""
+    Z = _array("Z", Z, 2)
+    if isinstance(temperature, bool) or not (isinstance(temperature, (int, float))
+                                             and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature={temperature!r}: a finite number > 0")
+    E = Z / temperature
+    E = E - E.max(axis=1, keepdims=True)
+    S = np.exp(E)
+    S /= S.sum(axis=1, keepdims=True)
+    s = np.linalg.svd(S, compute_uv=False)
+    centred_logits = (Z - Z.mean(axis=1, keepdims=True)) / temperature
+    return {"tail": float((s[1:] ** 2).sum()),
+            "column_dispersion": float(((S - S.mean(axis=1, keepdims=True)) ** 2).sum()),
+            "logits_bound": float((centred_logits**2).sum())}
 
 
 # ---- features -----------------------------------------------------------------------------

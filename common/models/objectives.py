@@ -9,6 +9,14 @@ them against ``torch.autograd``.
 - :class:`Quartic`      ``x^2 (1 + x^2) = x^2 + x^4`` (App. E, Fig. E.1; Remark E.6)
 - :class:`LeastSquares` ``1/(2|S|) sum_{i in S} (a_i^T x - b_i)^2`` with mini-batches ``S``
 - :class:`Quadratic`    ``1/2 ||M x - y||^2`` (App. H.3 with ``M = A + rI``)
+
+Training losses on a network's logits:
+
+- :func:`temperature_cross_entropy`, :class:`TemperatureCrossEntropy` the cross-entropy of the
+  tempered softmax, ``CE(z / T, y) = logsumexp(z / T) - z_y / T`` (Masarczyk et al., arXiv
+  2506.01562, eq. 1); ``T = 1`` is ``torch.nn.functional.cross_entropy``. A larger ``T`` lowers
+  the effective logits norm ``||z / T||`` and scales the gradient with respect to ``z`` by
+  ``1 / T``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Rosenbrock", "Quartic", "LeastSquares", "Quadratic"]
+__all__ = ["Rosenbrock", "Quartic", "LeastSquares", "Quadratic", "temperature_cross_entropy",
+           "TemperatureCrossEntropy"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +108,32 @@ class Quadratic:
     def value_and_grad(self, x: torch.Tensor):
         r = x @ self.M.T - self.y
         return 0.5 * (r * r).sum(-1), r @ self.M
+
+
+def _check_temperature(temperature: float) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+            temperature > 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature={temperature!r}: a finite number > 0")
+    return float(temperature)
+
+
+def temperature_cross_entropy(logits: torch.Tensor, y: torch.Tensor, temperature: float,
+                              reduction: str = "mean") -> torch.Tensor:
+    """``CE(logits / T, y)`` with ``T = temperature`` (module docstring); ``reduction`` as in
+    ``torch.nn.functional.cross_entropy``."""
+    T = _check_temperature(temperature)
+    return torch.nn.functional.cross_entropy(logits / T, y, reduction=reduction)
+
+
+class TemperatureCrossEntropy(torch.nn.Module):
+    """The loss module of :func:`temperature_cross_entropy` at a fixed ``temperature``."""
+
+    def __init__(self, temperature: float = 1.0):
+        super().__init__()
+        self.temperature = _check_temperature(temperature)
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return temperature_cross_entropy(logits, y, self.temperature)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}"
