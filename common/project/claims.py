@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,11 @@ def _margin(value: Any, op: str, bound: Any, spread: float | None) -> dict[str, 
                            "decided": True}
     if spread is not None:
         spread = abs(float(spread))
+        # an interval over identical seeds (mean of equal values) carries rounding, not spread:
+        # below 64 ulps of the compared magnitudes it counts as zero
+        scale = max(abs(est), abs(ref) if math.isfinite(ref) else 0.0)
+        if spread <= 64 * sys.float_info.epsilon * scale:
+            spread = 0.0
         out["spread"] = spread
         if math.isinf(dist):
             out["in_spread"] = math.copysign(math.inf, dist)

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from common.metrics.stats import Interval
 from common.project.claims import (
     ClaimCheckFailed,
     Claims,
@@ -240,7 +241,6 @@ def test_a_missing_kind_is_an_error(scratch_repo):
 
 
 def test_interval_values_are_printed_with_their_interval(paper, results_dir):
-    from common.metrics.stats import Interval
 
     assert fmt(Interval(0.5, 0.25, 0.75, 0.95, 4)) == "0.5 [0.25, 0.75] (95% CI, n=4)"
 
@@ -252,3 +252,19 @@ def test_margin_text_reads_margins_back_from_json():
     assert text == "+inf (abs), +inf x spread"
     assert margin_text({"abs": -0.5, "rel": "-inf", "in_spread": None}).startswith("-inf")
     assert margin_text(None) == "n/a"
+
+
+def test_an_interval_over_identical_seeds_has_no_spread(paper, results_dir):
+    """The mean of equal seed values carries a rounding-level half-width (e.g. 1e-18 on 5.5e-3):
+    that is no spread, so the margin reads ``inf x spread``, not ``-6e12x spread``."""
+    c = Claims(paper, "01_demo")
+    c.check("C1", "drop", Interval(0.0055, 0.0055 - 8.7e-19, 0.0055 + 8.7e-19, 0.95, 2), "<=", 0.01)
+    c.check_true("C2", "x", True)
+    m = _one(c)["margin"]
+    assert m["spread"] == 0.0 and float(m["in_spread"]) == math.inf
+    assert _one(c)["margin_text"] == "+45%, +inf x spread"
+    # a real spread, however small against the threshold, is kept
+    c2 = Claims(paper, "01_demo")
+    c2.check("C1", "drop", Interval(0.0055, 0.0054, 0.0056, 0.95, 2), "<=", 0.01)
+    c2.check_true("C2", "x", True)
+    assert _one(c2)["margin"]["spread"] == pytest.approx(1e-4)
