@@ -16,6 +16,7 @@ import torch
 
 from common.experiment import Config, ConfigError, derive, derive_seed, param
 from common.federated import (
+    MNIST_NETWORKS,
     ClientData,
     StepRule,
     clip21_sgd2m_step,
@@ -181,12 +182,20 @@ class LogisticProblem:
 
 
 @lru_cache(maxsize=4)
-def get_problem(name: str, num_clients: int):
-    """The federated problems by name (cached per process, so sweep workers build them once)."""
+def get_problem(name: str, num_clients: int, model: str = "mlp7"):
+    """The federated problems by name (cached per process, so sweep workers build them once).
+
+    ``"network"``: MNIST with clients sorted by digit, on the network ``model`` of
+    :data:`common.federated.MNIST_NETWORKS`: ``"mlp7"`` (the cpu scale's MLP 49-32-10, tanh, on
+    7x7 MNIST), ``"mlp256"`` (784-256-10, tanh) or ``"cnn"`` (the paper's MNIST CNN, Fig. 4);
+    ``model`` is ignored by ``"logistic"``.
+    """
+    if model not in MNIST_NETWORKS:
+        raise ValueError(f"model={model!r}: allowed values are {sorted(MNIST_NETWORKS)}")
     if name == "logistic":
         return LogisticProblem(num_clients, num_examples=12_000, lam=1e-3)
-    if name == "network":  # an MLP 49-32-10 (tanh) on 7x7 MNIST, clients sorted by digit
-        return mnist_federated(num_clients, split="sorted", hidden=32, activation="tanh")
+    if name == "network":
+        return mnist_federated(num_clients, split="sorted", **MNIST_NETWORKS[model])
     raise ValueError(f"problem={name!r}: allowed values are 'logistic' and 'network'")
 
 
@@ -195,6 +204,8 @@ class Trial(Config):
     """One training run: a method with its hyperparameters on a problem, at a privacy level."""
 
     problem: str = param("logistic", choices=("logistic", "network"))
+    model: str = param("mlp7", choices=tuple(MNIST_NETWORKS),
+                       doc="network of the 'network' problem (mlp7: 49-32-10; cnn: the paper's)")
     method: str = param("Clip21-SGD2M", choices=tuple(METHODS))
     lr: float = param(1.0, gt=0, doc="step size gamma")
     tau: float = param(0.1, gt=0, doc="clipping threshold")
@@ -210,7 +221,7 @@ class Trial(Config):
 
 def train(trial: Trial) -> dict:
     """Run one trial and evaluate its final model (train/validation losses, accuracies)."""
-    problem = get_problem(trial.problem, trial.num_clients)
+    problem = get_problem(trial.problem, trial.num_clients, trial.model)
     rule = METHODS[trial.method]
     sigma = (nominal_local_sigma(trial.tau, trial.epsilon, trial.delta, trial.steps)
              if trial.epsilon > 0 else 0.0)
@@ -231,6 +242,8 @@ class DPStudy(Config):
     """Settings of the DP notebooks (defaults: cpu scale of ``02_logistic_regression``)."""
 
     problem: str = param("logistic", choices=("logistic", "network"))
+    model: str = param("mlp7", choices=tuple(MNIST_NETWORKS),
+                       doc="network of the 'network' problem (mlp7: 49-32-10; cnn: the paper's)")
     num_clients: int = param(100, ge=1, doc="clients")
     steps: int = param(300, ge=1, doc="communication rounds T")
     batch_size: int = param(32, ge=1, doc="mini-batch per client")
@@ -247,8 +260,8 @@ class DPStudy(Config):
     seeds: tuple[int, ...] = param((0, 1, 2), ge=0, doc="seeds of the evaluation runs")
 
     def trial(self, **kw) -> Trial:
-        """A Trial with this study's shared settings (problem, clients, steps, batch size, beta,
-        delta) and ``kw``."""
+        """A Trial with this study's shared settings (problem, model, clients, steps, batch size,
+        beta, delta) and ``kw``."""
         return derive(Trial, self, **kw)
 
 

@@ -3,6 +3,8 @@ tested in tests/federated)."""
 
 from __future__ import annotations
 
+import pytest
+
 from common.project import paper_module
 
 lib = paper_module("clip21-sgd2m")
@@ -30,3 +32,11 @@ def test_seeds_grid_repeats_each_tuned_trial_at_every_seed():
     assert [(t.method, t.lr, t.seed) for t in grid] == [
         ("Clip-SGD", 3.0, 0), ("Clip-SGD", 3.0, 1), ("Clip-SGD", 3.0, 2),
         ("Clip21-SGD2M", 1.0, 0), ("Clip21-SGD2M", 1.0, 1), ("Clip21-SGD2M", 1.0, 2)]
+
+
+def test_the_network_problem_takes_the_papers_networks():
+    study = lib.DPStudy(problem="network", model="cnn")
+    assert all(t.model == "cnn" for t in lib.tuning_grid(study))
+    with pytest.raises(ValueError, match="model"):
+        lib.get_problem("network", 10, "resnet")
+    assert lib.get_problem("network", 10, "cnn").x0(0).numel() == 1_199_882  # MnistCNN
