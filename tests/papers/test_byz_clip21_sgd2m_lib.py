@@ -59,3 +59,14 @@ def test_byz_study_grids_tune_the_control_on_its_own_thresholds_and_evaluate_it_
 def test_the_control_runs_without_momenta():
     hyper = lib.METHODS[lib.CONTROL].hyper(lib.Trial(beta=0.1, beta_hat=0.01))
     assert hyper == {"beta": 1.0, "beta_hat": 1.0}
+
+
+def test_model_selects_the_papers_networks():
+    assert lib.Trial(model="cnn").model == "cnn"
+    assert lib.ByzStudy(model="mlp256").trial(method="Safe-DSHB").model == "mlp256"
+    with pytest.raises(Exception, match="model"):
+        lib.Trial(model="resnet")
+    with pytest.raises(ValueError, match="model"):
+        lib.mnist_byzantine(20, 5, False, "resnet")
+    problem = lib.mnist_byzantine(20, 5, False, "mlp256")
+    assert problem.x0(0).numel() == 784 * 256 + 256 + 256 * 10 + 10  # the paper's 203,530
