@@ -37,7 +37,8 @@ from common.robust import (
 
 __all__ = ["METHODS", "ATTACKS", "RobustnessConfig", "robustness_attacks", "robustness_study",
            "invariants", "clip21_reference", "mnist_byzantine", "Trial", "train", "ByzStudy",
-           "tuning_grid", "evaluation_grid", "byzantine_grid", "COMPARED", "CONTROL"]
+           "tuning_grid", "evaluation_grid", "COMPARED", "CONTROL", "CountStudy",
+           "count_tuning_grid", "ipm_count_grid", "flip_count_grid"]
 
 #: method -> its step rule; Byz-Clip21-SGD2M reads beta and beta_hat, Safe-DSHB beta, from the
 #: run's Trial; Byz-Clip21-SGD is Byz-Clip21-SGD2M without its two momenta (beta = beta_hat = 1),
@@ -313,8 +314,6 @@ class ByzStudy(Config):
     control_epsilon: float = param(23.0, gt=0, doc="epsilon of the negative control")
     delta: float = param(4e-4, gt=0, lt=1, doc="delta")
     seeds: tuple[int, ...] = param((0, 1, 2, 3), ge=0, doc="evaluation seeds")
-    byzantine_sweep: tuple[int, ...] = param((1, 3, 5, 8), ge=0, doc="Byzantine counts (C5b)")
-    sweep_epsilon: float = param(23.0, gt=0, doc="epsilon of the Byzantine-count sweep")
 
     def __post_init__(self):
         super().__post_init__()
@@ -348,10 +347,95 @@ def evaluation_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
             if m != CONTROL or eps == study.control_epsilon]
 
 
-def byzantine_grid(study: ByzStudy, chosen: dict[str, Trial]) -> list[Trial]:
-    """Label flipping with 0..B Byzantine clients among ``num_clients`` (first seed), for the
-    compared methods."""
-    return [chosen[m].replace(attack="label_flip", num_byzantine=b,
-                              num_honest=study.num_clients - b,
-                              epsilon=study.sweep_epsilon, seed=study.seeds[0])
-            for m in COMPARED for b in study.byzantine_sweep]
+# ---------------------------------------------------------------------------------------------
+# Notebook 03: sweeps over the number of Byzantine clients
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountStudy(Config):
+    """Settings of ``03_byzantine_counts`` (defaults: cpu scale).
+
+    Fig. 1: IPM with ``num_honest`` regular clients plus B Byzantine, B in ``ipm_counts``; Fig. 2:
+    label flipping with ``num_clients`` clients in all, B of them Byzantine, B in
+    ``flip_counts``. Each network of ``models`` trains with its own mini-batch
+    (``batch_sizes``, the paper's: 32 for the CNN, 64 for the MLP). The compared methods take
+    their (gamma, tau) from ``lrs`` x ``taus``, the control (Byz-Clip21-SGD) from ``lrs`` x
+    ``control_taus``; with one value each (cpu scale) they are frozen, otherwise tuned under IPM
+    with ``tune_count`` Byzantine clients at ``tune_epsilon`` (first seed), per network.
+    """
+
+    models: tuple[str, ...] = param(("mlp7",), choices=tuple(MNIST_NETWORKS),
+                                    doc="networks (mlp7: 49-32-10 on 7x7; mlp256, cnn: paper's)")
+    batch_sizes: tuple[int, ...] = param((32,), ge=1, doc="mini-batch per client, per network")
+    num_honest: int = param(20, ge=2, doc="regular clients under IPM (Fig. 1)")
+    ipm_counts: tuple[int, ...] = param((2, 5, 8), ge=1, doc="Byzantine counts under IPM")
+    num_clients: int = param(25, ge=2, doc="clients in all under label flipping (Fig. 2)")
+    flip_counts: tuple[int, ...] = param((1, 5, 8), ge=0, doc="Byzantine counts, label flip")
+    steps: int = param(200, ge=1, doc="rounds T")
+    lrs: tuple[float, ...] = param((0.1,), gt=0, doc="step sizes (one value: frozen)")
+    taus: tuple[float, ...] = param((0.1,), gt=0, doc="clipping thresholds (one value: frozen)")
+    control_lrs: tuple[float, ...] = param((0.3,), gt=0, doc="step sizes of the control")
+    control_taus: tuple[float, ...] = param((0.0003,), gt=0,
+                                            doc="clipping thresholds of the control")
+    beta: float = param(0.1, gt=0, le=1, doc="client momentum (Byz-Clip21-SGD2M, Safe-DSHB)")
+    beta_hat: float = param(0.01, gt=0, le=1, doc="EF momentum (the paper's 0.01)")
+    epsilons: tuple[float, ...] = param((23.0,), gt=0, doc="nominal local epsilons")
+    tune_epsilon: float = param(8.0, gt=0, doc="epsilon of the tuning runs")
+    tune_count: int = param(5, ge=1, doc="Byzantine clients (IPM) in the tuning runs")
+    delta: float = param(4e-4, gt=0, lt=1, doc="delta")
+    seeds: tuple[int, ...] = param((0, 1, 2, 3), ge=0, doc="evaluation seeds (paired)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.batch_sizes) != len(self.models):
+            raise ConfigError(f"batch_sizes={self.batch_sizes}: one per network of "
+                              f"models={self.models}")
+        if len(set(self.seeds)) < 2:
+            raise ConfigError(f"seeds={self.seeds}: at least two distinct seeds (paired "
+                              "intervals)")
+        if any(2 * b >= self.num_clients for b in self.flip_counts):
+            raise ConfigError(f"flip_counts={self.flip_counts}: each must be below half of "
+                              f"num_clients={self.num_clients}")
+        if any(b >= self.num_honest for b in self.ipm_counts):
+            raise ConfigError(f"ipm_counts={self.ipm_counts}: each must be below "
+                              f"num_honest={self.num_honest}")
+
+    @property
+    def tuned(self) -> bool:
+        """Whether (gamma, tau) are tuned here (a grid of more than one point per method)."""
+        return len(self.lrs) * len(self.taus) > 1 or len(self.control_lrs) * len(
+            self.control_taus) > 1
+
+
+def count_tuning_grid(study: CountStudy) -> list[Trial]:
+    """Per network: every compared method on ``lrs`` x ``taus`` and the control on
+    ``control_lrs`` x ``control_taus``, under IPM with ``num_honest`` + ``tune_count`` clients at
+    ``tune_epsilon`` (first seed). With one point per method these are the frozen settings."""
+    grids = {m: (study.lrs, study.taus) for m in COMPARED}
+    grids[CONTROL] = (study.control_lrs, study.control_taus)
+    return [derive(Trial, study, method=m, model=model, batch_size=bs, attack="ipm",
+                   num_honest=study.num_honest, num_byzantine=study.tune_count, lr=lr, tau=tau,
+                   epsilon=study.tune_epsilon, seed=study.seeds[0])
+            for model, bs in zip(study.models, study.batch_sizes)
+            for m, (lrs, taus) in grids.items() for lr in lrs for tau in taus]
+
+
+def ipm_count_grid(study: CountStudy, chosen: dict[tuple[str, str], Trial]) -> list[Trial]:
+    """Fig. 1: each network's chosen trials (``{(model, method): Trial}``) under IPM with
+    ``num_honest`` + B clients, B in ``ipm_counts``, at every epsilon and seed; the control only
+    at the largest B and epsilon."""
+    return [t.replace(attack="ipm", num_honest=study.num_honest, num_byzantine=b, epsilon=eps,
+                      seed=s)
+            for (model, m), t in chosen.items() for b in study.ipm_counts
+            for eps in study.epsilons for s in study.seeds
+            if m != CONTROL or (b == max(study.ipm_counts) and eps == max(study.epsilons))]
+
+
+def flip_count_grid(study: CountStudy, chosen: dict[tuple[str, str], Trial]) -> list[Trial]:
+    """Fig. 2: the compared methods under label flipping with ``num_clients`` clients, B of them
+    Byzantine (``flip_counts``), at the largest epsilon and every seed."""
+    return [t.replace(attack="label_flip", num_honest=study.num_clients - b, num_byzantine=b,
+                      epsilon=max(study.epsilons), seed=s)
+            for (model, m), t in chosen.items() if m != CONTROL
+            for b in study.flip_counts for s in study.seeds]

@@ -40,7 +40,7 @@ def test_robustness_study_rows_carry_the_proven_bound_and_stay_below_it():
 
 def test_byz_study_grids_tune_the_control_on_its_own_thresholds_and_evaluate_it_once():
     study = lib.ByzStudy(lrs=(0.1, 0.3), taus=(0.1, 1.0), control_taus=(0.001,),
-                         epsilons=(3.0, 23.0), seeds=(0, 1), byzantine_sweep=(1, 3))
+                         epsilons=(3.0, 23.0), seeds=(0, 1))
     tuning = lib.tuning_grid(study)
     assert len(tuning) == 3 * 2 * 2 + 2 * 1
     assert {t.tau for t in tuning if t.method == lib.CONTROL} == {0.001}
@@ -49,7 +49,6 @@ def test_byz_study_grids_tune_the_control_on_its_own_thresholds_and_evaluate_it_
     evaluation = lib.evaluation_grid(study, chosen)
     assert len(evaluation) == 3 * 2 * 2 * 2 + 2 * 2  # the control only at control_epsilon
     assert {t.epsilon for t in evaluation if t.method == lib.CONTROL} == {23.0}
-    assert {t.method for t in lib.byzantine_grid(study, chosen)} == set(lib.COMPARED)
     with pytest.raises(Exception, match="control_epsilon"):
         lib.ByzStudy(control_epsilon=8.0)
     with pytest.raises(Exception, match="seeds"):
@@ -59,6 +58,39 @@ def test_byz_study_grids_tune_the_control_on_its_own_thresholds_and_evaluate_it_
 def test_the_control_runs_without_momenta():
     hyper = lib.METHODS[lib.CONTROL].hyper(lib.Trial(beta=0.1, beta_hat=0.01))
     assert hyper == {"beta": 1.0, "beta_hat": 1.0}
+
+
+def test_count_study_freezes_one_point_grids_and_sweeps_the_paper_counts():
+    study = lib.CountStudy(ipm_counts=(2, 5), flip_counts=(1, 8), seeds=(0, 1))
+    assert not study.tuned
+    grid = lib.count_tuning_grid(study)
+    assert [(t.method, t.lr, t.tau) for t in grid] == [
+        ("Byz-Clip21-SGD2M", 0.1, 0.1), ("Byz-Clip-SGD", 0.1, 0.1), ("Safe-DSHB", 0.1, 0.1),
+        (lib.CONTROL, 0.3, 0.0003)]
+    chosen = {(t.model, t.method): t for t in grid}
+    ipm = lib.ipm_count_grid(study, chosen)
+    # Fig. 1: 20 regular clients plus B; the control only at the largest B and epsilon
+    assert all(t.attack == "ipm" and t.num_honest == 20 for t in ipm)
+    assert len(ipm) == 3 * 2 * 1 * 2 + 2
+    assert {t.num_byzantine for t in ipm if t.method == lib.CONTROL} == {5}
+    flip = lib.flip_count_grid(study, chosen)  # Fig. 2: 25 clients in all
+    assert all(t.num_honest + t.num_byzantine == 25 and t.attack == "label_flip" for t in flip)
+    assert len(flip) == 3 * 2 * 2 and lib.CONTROL not in {t.method for t in flip}
+
+
+def test_count_study_tunes_per_network_with_its_batch_size():
+    study = lib.CountStudy(models=("cnn", "mlp256"), batch_sizes=(32, 64), lrs=(0.1, 1.0),
+                           control_taus=(1e-4, 1e-3))
+    assert study.tuned
+    grid = lib.count_tuning_grid(study)
+    assert {(t.model, t.batch_size) for t in grid} == {("cnn", 32), ("mlp256", 64)}
+    assert len(grid) == 2 * (3 * 2 * 1 + 1 * 2)
+    with pytest.raises(Exception, match="batch_sizes"):
+        lib.CountStudy(models=("cnn", "mlp256"), batch_sizes=(32,))
+    with pytest.raises(Exception, match="models"):
+        lib.CountStudy(models=("resnet",))
+    with pytest.raises(Exception, match="flip_counts"):
+        lib.CountStudy(flip_counts=(13,))
 
 
 def test_model_selects_the_papers_networks():
