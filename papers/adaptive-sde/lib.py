@@ -76,6 +76,9 @@ class QuadraticConfig(Config):
     t_window: int = param(1000, ge=1, doc="final steps averaged in the Student-t runs")
     t_sde_nu: float = param(1.5, gt=0, doc="nu of the Student-t SDE simulation")
     t_sde_paths: int = param(128, ge=2, doc="paths of the Student-t SDE")
+    rate_steps: int = param(400, ge=10, doc="steps of the rate runs (recorded every step)")
+    rate_paths: int = param(4096, ge=4, doc="paths of the rate runs")
+    rate_batches: int = param(16, ge=2, doc="independent batches of paths (one half-life each)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -86,6 +89,10 @@ class QuadraticConfig(Config):
                           stationary_window=self.stationary_window, t_window=self.t_window)
         require_at_most("stationary_window", self.stationary_window, "num_steps", self.num_steps)
         require_at_most("t_window", self.t_window, "t_steps", self.t_steps)
+        if self.rate_paths % self.rate_batches:
+            raise ConfigError(f"rate_paths={self.rate_paths}: must be a multiple of "
+                              f"rate_batches={self.rate_batches} (notebook parameter "
+                              "`rate_paths`)")
         if not {1.0, 1.5} <= set(self.nus):
             raise ConfigError(f"nus={self.nus}: must include 1 and 1.5, the notes' heavy-tail "
                               "checks (notebook parameter `nus`)")
