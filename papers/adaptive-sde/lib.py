@@ -123,7 +123,9 @@ class AdamWConfig(Config):
     track_x0: float = param(1.0, doc="start of the tracking runs")
     track_steps: int = param(4000, ge=10, doc="steps of the tracking runs")
     track_paths: int = param(128, ge=2, doc="paths of the tracking runs")
-    transient_steps: int = param(400, ge=1, doc="the transient window is steps below this")
+    transient_steps: int = param(400, ge=1, doc="a fixed early window: the steps below this")
+    transient_factor: float = param(100.0, gt=1, doc="gradient-dominated window: AdamW's E f above "
+                                    "this x its stationary closed form")
     track_weight_decays: tuple[float, ...] = param((0.0, 1.0), ge=0, doc="theta, tracking runs")
     stat_sigma_range: tuple[float, ...] = param((0.5, 2.0), gt=0, doc="sigma_j, stationary runs")
     stat_factors: tuple[float, ...] = param((1.0, 4.0, 16.0), gt=0, doc="factors on sigma")
