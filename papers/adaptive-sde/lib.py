@@ -190,8 +190,10 @@ class NetworkConfig(Config):
     eps: float = param(1e-8, gt=0, doc="Adam epsilon")
     weight_decay: float = param(0.0, ge=0, doc="AdamW theta (0 is Adam)")
     num_steps: int = param(400, ge=10, doc="optimizer steps (SDE time num_steps x lr)")
-    num_paths: int = param(6, ge=2, doc="paths of every optimizer and SDE")
+    num_paths: int = param(3, ge=2, doc="paths of every optimizer and SDE, per seed")
     record_every: int = param(10, ge=1, doc="steps between records")
+    num_seeds: int = param(3, ge=3, doc="independent noise streams (paired seed intervals)")
+    control_noise_std: float = param(0.3, gt=0, doc="injected sigma of the C5c negative control")
 
     def __post_init__(self):
         super().__post_init__()
