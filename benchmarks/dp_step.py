@@ -9,15 +9,22 @@ and the MNIST CNN of the Byz-Clip21-SGD2M code (Conv 1-32 3x3, Conv 32-64 3x3, m
 - ``ours (torch.func)``: the same with materialised per-sample gradients (the general path);
 - ``opacus hooks`` / ``opacus ghost``: Opacus's ``GradSampleModule`` with per-sample hooks, and
   its fast gradient clipping (``grad_sample_mode="ghost"``), both with ``clipping="flat"``.
+
+The machine may be shared: times are CPU times of this process (``time.process_time``, one torch
+thread), which exclude the time spent waiting for a core; the variants of a model are interleaved
+(one step of each per repetition, so a change of load hits them alike), each time is the median
+over the repetitions, and the 1-minute load average before and after is recorded.
 """
 
 from __future__ import annotations
 
+import os
+import statistics
+import time
 import warnings
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from common.models import MLP, MnistCNN
 from common.privacy import DPGradient
@@ -31,9 +38,17 @@ def _data(quick: bool):
     return torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
-def _time(fn, quick: bool) -> float:
-    return benchmark.Timer("f()", globals={"f": fn}).blocked_autorange(
-        min_run_time=0.2 if quick else 2.0).median
+def _interleaved(steps: dict, reps: int) -> dict:
+    """Median CPU time per call of each step, the steps called in turn ``reps`` times."""
+    for fn in steps.values():  # warm-up (allocations, the book-keeping layer map)
+        fn()
+    times = {name: [] for name in steps}
+    for _ in range(reps):
+        for name, fn in steps.items():
+            t0 = time.process_time()
+            fn()
+            times[name].append(time.process_time() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _ours(model, X, y, method):
@@ -86,8 +101,9 @@ def _opacus(model, X, y, mode):
     return step
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(quick: bool = False, reps: int | None = None) -> list[dict]:
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     X, y = _data(quick)
     rows = []
     models = {"MLP 784-100-100-10": lambda: MLP(784, (100, 100), 10),
@@ -103,17 +119,22 @@ def run(quick: bool = False) -> list[dict]:
             "opacus hooks": lambda m: _opacus(m, X, y, "hooks"),
             "opacus ghost": lambda m: _opacus(m, X, y, "ghost"),
         }
-        times = {}
-        for name, build in variants.items():
-            times[name] = _time(build(make()), quick)
+        n_reps = reps or int(os.environ.get("BENCH_REPS", 5 if quick else (7 if "CNN" in label
+                                                                           else 51)))
+        times = _interleaved({name: build(make()) for name, build in variants.items()}, n_reps)
         for name, t in times.items():
             rows.append({"model": label, "variant": name, "batch": len(X), "seconds": t,
-                         "ratio_to_non_private": t / times["non-private"]})
+                         "ratio_to_non_private": t / times["non-private"], "reps": n_reps})
+    load_after = os.getloadavg()[0]
+    for r in rows:
+        r["load_before"], r["load_after"] = load_before, load_after
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | step | time per step | ratio to non-private |", "|---|---|---|---|"]
+    lines = [f"load average (1 min) {rows[0]['load_before']:.1f} before, "
+             f"{rows[0]['load_after']:.1f} after; CPU time, median of interleaved steps", "",
+             "| model | step | time per step | ratio to non-private |", "|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['variant']} | {r['seconds'] * 1e3:.1f} ms | "
                      f"{r['ratio_to_non_private']:.2f} |")

@@ -4,7 +4,11 @@ Backend selection (``backend()``): ``REPRO_KERNELS=torch`` forces the references
 ``REPRO_KERNELS=triton`` forces the Triton kernels (on CPU tensors this needs Triton's interpreter,
 ``TRITON_INTERPRET=1``, which is how the tests run them); unset, CUDA tensors use Triton when it is
 installed and everything else the reference. The kernels compute in float32; float64 inputs always
-take the reference.
+take the reference. On a CPU the order statistics (:func:`coordinate_median`, :func:`trimmed_mean`)
+of at most :data:`common.kernels.network.MAX_N` rows and at least ``NETWORK_MIN_D`` columns run as a
+comparator network over column tiles (:mod:`common.kernels.network`), which returns the
+reference's values (the median bit for bit, the trimmed mean to the rounding of its sum) at
+a fraction of the cost; ``REPRO_KERNELS=torch`` still forces the references.
 """
 
 from __future__ import annotations
@@ -14,10 +18,20 @@ import os
 
 import torch
 
-from common.kernels import reference
+from common.kernels import network, reference
 
 __all__ = ["backend", "clipped_sum", "pack_signs", "unpack_signs", "majority_vote_packed",
            "coordinate_median", "trimmed_mean"]
+
+
+#: Below this many columns the per-column selection of the reference costs less than the
+#: network's fixed cost (about 200 vector operations for n = 25).
+NETWORK_MIN_D = 4096
+
+
+def _use_network(x: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and os.environ.get("REPRO_KERNELS", "").lower() != "torch"
+            and x.shape[0] <= network.MAX_N and x.shape[1] >= NETWORK_MIN_D)
 
 
 def _triton_available() -> bool:
@@ -82,6 +96,8 @@ def majority_vote_packed(packed: torch.Tensor, d: int) -> torch.Tensor:
 def coordinate_median(x: torch.Tensor, even: str = "lower") -> torch.Tensor:
     """Per-column median of x (n, d) with NaN ordered above +inf (reference docstring)."""
     n = x.shape[0]
+    if _use_network(x):
+        return network.coordinate_median(x, even)
     if backend(x) == "torch" or n > 64:
         return reference.coordinate_median(x, even)
     from common.kernels.triton_kernels import order_statistic_reduce
@@ -94,6 +110,8 @@ def coordinate_median(x: torch.Tensor, even: str = "lower") -> torch.Tensor:
 def trimmed_mean(x: torch.Tensor, f: int) -> torch.Tensor:
     """Per-column mean of the order statistics f .. n - f - 1 of x (n, d)."""
     n = x.shape[0]
+    if f > 0 and _use_network(x):
+        return network.trimmed_mean(x, f)
     if backend(x) == "torch" or n > 64 or f == 0:
         return reference.trimmed_mean(x, f)
     from common.kernels.triton_kernels import order_statistic_reduce

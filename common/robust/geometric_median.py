@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from common import kernels
 from common.robust._checks import byzantine_rows
 
 __all__ = ["geometric_median"]
@@ -37,7 +38,7 @@ def geometric_median(x: torch.Tensor, *, f: int = 0, nu: float = 1e-6, max_iter:
         raise ValueError(f"nu={nu}: must be > 0")
     if max_iter < 1:
         raise ValueError(f"max_iter={max_iter}: must be >= 1")
-    scale = torch.linalg.vector_norm(x - x.median(dim=0).values, dim=1).median()
+    scale = torch.linalg.vector_norm(x - kernels.coordinate_median(x), dim=1).median()
     smoothing = torch.clamp(nu * scale, min=torch.finfo(x.dtype).tiny)
     z = x.mean(dim=0)
     for _ in range(max_iter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from common import kernels
 from common.robust._checks import byzantine_rows
 
 __all__ = ["krum", "multi_krum", "pairwise_sq_distances", "krum_scores"]
@@ -27,7 +28,7 @@ def pairwise_sq_distances(x: torch.Tensor) -> torch.Tensor:
     keep their relative precision whatever the common offset, and distances are translation
     invariant, so nothing else changes.
     """
-    x = x - x.median(dim=0).values  # the lower median, as coordinate_median's default
+    x = x - kernels.coordinate_median(x)  # the lower median, as coordinate_median's default
     sq = (x * x).sum(dim=1)
     d = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
     d = d.clamp_min(0.0)

@@ -41,7 +41,7 @@ are JAX's default float32 unless the caller enables x64. Requires the ``sde`` ex
 """
 
 from common.sde import closed_forms, scaling
-from common.sde.adamw import ADAMW_ORDER, AdamW, AdamWMalladiSDE, AdamWSDE
+from common.sde.adamw import ADAMW_ORDER, ADAMW_ORDER_M_FIRST, AdamW, AdamWMalladiSDE, AdamWSDE
 from common.sde.compressors import JAX_SAMPLERS, compress
 from common.sde.distributed import DCSGD, DCSGDSDE, DSignSGD, DSignSGDSDE
 from common.sde.dp import DPSGDSDE, DPSignSGDSDE
@@ -87,5 +87,5 @@ __all__ = [
     "Objective", "SDES", "SDEPair", "get", "make", "RMSPROP_ORDER", "RMSpropW", "RMSpropWSDE",
     "NOISE_SCALING", "SCALING_RULES", "ScalingRule", "SGD", "SGDSDE", "SignSGD", "SignSGDSDE",
     "signsgd_phase", "Trajectory", "loss_observable", "simulate", "simulate_grid",
-    "simulate_many",
+    "simulate_many", "ADAMW_ORDER_M_FIRST",
 ]

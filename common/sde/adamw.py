@@ -32,7 +32,9 @@ step divides 0 by 0). M advances *together with* X: the correction term eta rho_
 already turns M_n into E[m_{k+1} | m_k], so advancing M first would count the momentum step twice
 (an O(eta) drift bias). Measured against AdamW on the notes' set-up (d = 10, eta = 1e-3,
 x0 = 1, 512 paths): mean relative error 0.2 % over the first 1000 steps with this order, 1 % with
-M advanced first. The choice of order is ours [derived]; the notes say "update V (and M) before X".
+M advanced first. The choice of order is ours [derived]; the notes say "update V (and M) before X":
+that order is :data:`ADAMW_ORDER_M_FIRST` (``(("t", "v"), ("m",), ("x",))``), an option
+(``AdamWSDE(..., scheme=Scheme(order=ADAMW_ORDER_M_FIRST))``), not the default.
 
 **Known gap in the noise-dominated phase** [derived by us, checked in ``tests/sde``]. X's drift is
 E[m_{k+1} | m_k] = beta1 M + (1 - beta1) grad f, but the SDE has no noise on X: of the noise that
@@ -68,10 +70,14 @@ from common.sde.integrators import SDE, Scheme
 from common.sde.noise import Gaussian, StudentT, finite_variance
 from common.sde.objectives import DiagQuadratic, Objective
 
-__all__ = ["AdamWState", "AdamWSDEState", "AdamW", "AdamWSDE", "AdamWMalladiSDE", "ADAMW_ORDER"]
+__all__ = ["AdamWState", "AdamWSDEState", "AdamW", "AdamWSDE", "AdamWMalladiSDE", "ADAMW_ORDER",
+           "ADAMW_ORDER_M_FIRST"]
 
 #: (t, V) before (M, X): the update order of the AdamW SDEs (module docstring).
 ADAMW_ORDER = (("t", "v"), ("m", "x"))
+#: (t, V), then M, then X: the notes' order (pitfall 2, "update V (and M) before X"); X then sees
+#: M_{n+1}, fresh noise included, and the correction term on top of it (module docstring).
+ADAMW_ORDER_M_FIRST = (("t", "v"), ("m",), ("x",))
 
 
 class AdamWState(NamedTuple):

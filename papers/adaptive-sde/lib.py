@@ -76,6 +76,9 @@ class QuadraticConfig(Config):
     t_window: int = param(1000, ge=1, doc="final steps averaged in the Student-t runs")
     t_sde_nu: float = param(1.5, gt=0, doc="nu of the Student-t SDE simulation")
     t_sde_paths: int = param(128, ge=2, doc="paths of the Student-t SDE")
+    rate_steps: int = param(400, ge=10, doc="steps of the rate runs (recorded every step)")
+    rate_paths: int = param(4096, ge=4, doc="paths of the rate runs")
+    rate_batches: int = param(16, ge=2, doc="independent batches of paths (one half-life each)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -86,6 +89,10 @@ class QuadraticConfig(Config):
                           stationary_window=self.stationary_window, t_window=self.t_window)
         require_at_most("stationary_window", self.stationary_window, "num_steps", self.num_steps)
         require_at_most("t_window", self.t_window, "t_steps", self.t_steps)
+        if self.rate_paths % self.rate_batches:
+            raise ConfigError(f"rate_paths={self.rate_paths}: must be a multiple of "
+                              f"rate_batches={self.rate_batches} (notebook parameter "
+                              "`rate_paths`)")
         if not {1.0, 1.5} <= set(self.nus):
             raise ConfigError(f"nus={self.nus}: must include 1 and 1.5, the notes' heavy-tail "
                               "checks (notebook parameter `nus`)")
@@ -116,7 +123,9 @@ class AdamWConfig(Config):
     track_x0: float = param(1.0, doc="start of the tracking runs")
     track_steps: int = param(4000, ge=10, doc="steps of the tracking runs")
     track_paths: int = param(128, ge=2, doc="paths of the tracking runs")
-    transient_steps: int = param(400, ge=1, doc="the transient window is steps below this")
+    transient_steps: int = param(400, ge=1, doc="a fixed early window: the steps below this")
+    transient_factor: float = param(100.0, gt=1, doc="gradient-dominated window: AdamW's E f above "
+                                    "this x its stationary closed form")
     track_weight_decays: tuple[float, ...] = param((0.0, 1.0), ge=0, doc="theta, tracking runs")
     stat_sigma_range: tuple[float, ...] = param((0.5, 2.0), gt=0, doc="sigma_j, stationary runs")
     stat_factors: tuple[float, ...] = param((1.0, 4.0, 16.0), gt=0, doc="factors on sigma")
@@ -181,8 +190,10 @@ class NetworkConfig(Config):
     eps: float = param(1e-8, gt=0, doc="Adam epsilon")
     weight_decay: float = param(0.0, ge=0, doc="AdamW theta (0 is Adam)")
     num_steps: int = param(400, ge=10, doc="optimizer steps (SDE time num_steps x lr)")
-    num_paths: int = param(6, ge=2, doc="paths of every optimizer and SDE")
+    num_paths: int = param(3, ge=2, doc="paths of every optimizer and SDE, per seed")
     record_every: int = param(10, ge=1, doc="steps between records")
+    num_seeds: int = param(3, ge=3, doc="independent noise streams (paired seed intervals)")
+    control_noise_std: float = param(0.3, gt=0, doc="injected sigma of the C5c negative control")
 
     def __post_init__(self):
         super().__post_init__()

@@ -182,6 +182,9 @@ def test_flatnet_rejects_unknown_kinds():
     (lib.AdamWConfig, {"stat_window": 9000}, "stat_window"),
     (lib.NetworkConfig, {"nets": ("resnet",)}, "nets"),
     (lib.NetworkConfig, {"nets": ("cnn",), "channels": (8,)}, "channels"),
+    (lib.QuadraticConfig, {"rate_paths": 100, "rate_batches": 16}, "rate_paths"),
+    (lib.NetworkConfig, {"num_seeds": 2}, "num_seeds"),
+    (lib.AdamWConfig, {"transient_factor": 1.0}, "transient_factor"),
 ])
 def test_bad_values_name_the_parameter(cls, bad, match):
     with pytest.raises(ConfigError, match=match):

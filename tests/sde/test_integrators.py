@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 
 from common.sde import (
+    ADAMW_ORDER,
+    ADAMW_ORDER_M_FIRST,
     EULER_MARUYAMA,
     HEUN,
     SDE,
@@ -158,6 +160,39 @@ def test_update_order_keeps_the_adamw_sde_finite():
     opt = AdamW(f, noise, 1e-3, beta1=0.999, beta2=0.9999)
     first = opt.step(opt.init(x0), key)
     np.testing.assert_allclose(good.x, first.x, rtol=0, atol=1e-3 * 1e-2)
+
+
+@pytest.mark.parametrize("order", [ADAMW_ORDER, ADAMW_ORDER_M_FIRST])
+def test_adamw_sde_update_orders_against_a_hand_written_step(order):
+    """One Euler-Maruyama step of the AdamW SDE in NumPy, for the default order ((t, V) then
+    (M, X) together) and the notes' order ((t, V), then M, then X): X's drift reads V_{n+1} and
+    t_{n+1} in both, and M_n (default) or M_{n+1}, fresh noise included (M first)."""
+    d, lr, b1, b2, eps, theta = 4, 1e-2, 0.9, 0.99, 1e-8, 0.3
+    h, sigma = np.linspace(0.5, 2.0, d), np.linspace(0.2, 0.5, d)
+    f, noise = DiagQuadratic(jnp.asarray(h)), Gaussian(jnp.asarray(sigma))
+    process = AdamWSDE(f, noise, lr, beta1=b1, beta2=b2, eps=eps, weight_decay=theta,
+                       scheme=Scheme(order=order))
+    x, m, v, t = np.linspace(-1, 1, d), np.linspace(0.1, 0.4, d), np.linspace(0.2, 0.5, d), 0.05
+    state = process.init(jnp.asarray(x, jnp.float32))._replace(
+        m=jnp.asarray(m, jnp.float32), v=jnp.asarray(v, jnp.float32), t=jnp.float32(t))
+    key = jax.random.PRNGKey(5)
+    out = process.step(state, key)
+    dw = math.sqrt(lr) * np.asarray(jax.random.normal(key, (d,)), float)
+    rho1, rho2 = (1 - b1) / lr, (1 - b2) / lr
+    g = h * x
+    v1, t1 = v + lr * rho2 * (g**2 + sigma**2 - v), t + lr
+    m1 = m + lr * rho1 * (g - m) + math.sqrt(lr) * rho1 * sigma * dw
+    m_seen = m1 if order == ADAMW_ORDER_M_FIRST else m
+    iota1, iota2 = 1 - math.exp(-rho1 * t1), 1 - math.exp(-rho2 * t1)
+    direction = m_seen + lr * rho1 * (g - m_seen)
+    x1 = x + lr * (-math.sqrt(iota2) / iota1 * direction / (np.sqrt(v1) + eps * math.sqrt(iota2))
+                   - theta * x)
+    # float32 state against float64 arithmetic: a few ulps of the O(1) entries
+    for got, want in ((out.x, x1), (out.m, m1), (out.v, v1)):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=2e-5, atol=2e-6)
+    assert order != ADAMW_ORDER_M_FIRST or not np.allclose(
+        np.asarray(out.x), np.asarray(AdamWSDE(f, noise, lr, beta1=b1, beta2=b2, eps=eps,
+                                               weight_decay=theta).step(state, key).x))
 
 
 # --- simulate: keys, records, shapes
