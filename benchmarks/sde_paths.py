@@ -298,3 +298,53 @@ def table(rows: list[dict]) -> str:
                      f"{r['seconds']:.3g} s{extra} | {r['ratio_to_numpy']:.2f} | "
                      f"{r['path_steps_per_s']:.3g} | {r['final_mean_loss']:.4f} |")
     return "\n".join(lines)
+
+
+def _noise_runner(impl, what, num_paths, num_steps):
+    """The noise alone, drawn as ``simulate`` draws it (per-path keys, ``fold_in`` of the step,
+    ``D`` values per path-step), summed so that nothing is dead code: ``what`` is "bits" (raw
+    uint32 bits) or "normal" (``jax.random.normal``)."""
+    import jax
+    import jax.numpy as jnp
+
+    path_keys = jax.random.split(jax.random.key(0, impl=impl), num_paths)
+    draw = ((lambda k: jax.random.bits(k, (D,))) if what == "bits"
+            else (lambda k: jax.random.normal(k, (D,))))
+    zero = jnp.zeros((num_paths, D), jnp.uint32 if what == "bits" else jnp.float32)
+
+    @jax.jit
+    def noise(path_keys):
+        def body(acc, k):
+            keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(path_keys, k)
+            xi = jax.vmap(draw)(keys)
+            return (acc ^ xi if what == "bits" else acc + xi), None
+        acc, _ = jax.lax.scan(body, zero, jnp.arange(num_steps))
+        return acc.sum()
+
+    noise(path_keys).block_until_ready()
+    return lambda: float(noise(path_keys))
+
+
+def noise_profile(rounds: int = 2, quick: bool = False) -> dict:
+    """What limits the library (benchmarks/README.md, ``sde_paths`` profile): the noise alone
+    (raw bits and normals, threefry and philox keys) against NumPy's ``standard_normal`` and the
+    full simulations, in interleaved rounds. Returns {name: (median s, ratio to NumPy normals)}."""
+    num_paths, num_steps = _sizes(quick)
+
+    def numpy_normals():
+        rng = np.random.default_rng(0)
+        acc = np.zeros((num_paths, D), np.float32)
+        for _ in range(num_steps):
+            acc += rng.standard_normal((num_paths, D), dtype=np.float32)
+        return float(acc.sum())
+
+    runners = {"NumPy normals": numpy_normals}
+    for impl in ("threefry2x32", "philox4x32"):
+        for what in ("bits", "normal"):
+            runners[f"JAX {what}, {impl}"] = _noise_runner(impl, what, num_paths, num_steps)
+    for kind in ("SGD", "SignSGD"):
+        for impl in ("threefry2x32", "philox4x32"):
+            runners[f"{kind} SDE, library, {impl}"] = _jax_runner(kind, num_paths, num_steps, impl)
+            runners[f"{kind} SDE, library, {impl}"]()
+        runners[f"{kind} SDE, NumPy"] = _numpy_runner(kind, num_paths, num_steps)
+    return _interleaved(runners, rounds, "NumPy normals")
