@@ -14,15 +14,22 @@ the same in hand-written JAX (one normal draw for all paths per step: what per-p
 the records cost); NumPy, one array operation per step over all paths (the fair baseline, and the
 reference of the ratios); NumPy one path at a time (extrapolated from a few paths: it is 10^4
 times too slow to run in full); ``torchsde.sdeint`` (method "euler", fixed dt, a
-``BrownianInterval``). Timings are the median of ``torch.utils.benchmark.Timer.blocked_autorange``,
-which runs torch with one thread; NumPy is single-threaded and XLA's thread pool made no measurable
-difference here. The final mean loss of each implementation is reported so that the runs can be
-seen to simulate the same thing.
+``BrownianInterval``); ``common.sde.simulate`` with a ``philox4x32`` key (the opt-in faster
+generator, module docstring of ``common.sde.simulate``); diffrax's ``Euler`` solver with an
+``UnsafeBrownianPath`` (the JAX SDE library's fastest fixed-step setting). The JAX rows, diffrax
+and vectorised NumPy are timed in interleaved rounds (every implementation once per round, the
+order rotated), each row's ratio being the median over rounds of its time over NumPy's in the same
+round, so that load from the rest of a shared machine falls on all of them alike; the slow rows
+(per-path NumPy, torchsde) are the median of ``torch.utils.benchmark.Timer.blocked_autorange``
+(torch with one thread) over NumPy's interleaved median. NumPy is single-threaded; the 1-minute
+load average is recorded with the rows. The final mean loss of each implementation is reported so
+that the runs can be seen to simulate the same thing.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -42,7 +49,7 @@ def _problem():
 
 # --- JAX (the library)
 
-def _jax_runner(kind, num_paths, num_steps):
+def _jax_runner(kind, num_paths, num_steps, impl="threefry2x32"):
     import jax
     import jax.numpy as jnp
 
@@ -52,7 +59,7 @@ def _jax_runner(kind, num_paths, num_steps):
     f, noise = sde.DiagQuadratic(jnp.asarray(h)), sde.Gaussian(jnp.asarray(sigma))
     model = sde.SGDSDE(f, noise, LR) if kind == "SGD" else sde.SignSGDSDE(f, noise, LR)
     x0 = jnp.full(D, 2.0)
-    key = jax.random.PRNGKey(0)
+    key = jax.random.key(0, impl=impl)
 
     def run():
         traj = sde.simulate(model, x0, key, num_steps=num_steps, num_paths=num_paths,
@@ -85,6 +92,50 @@ def _jax_minimal_runner(kind, num_paths, num_steps):
 
     key = jax.random.PRNGKey(0)
     return lambda: float(simulate(key))
+
+
+# --- diffrax
+
+def _diffrax_runner(kind, num_paths, num_steps):
+    """diffrax's ``Euler`` solver (Euler-Maruyama for an Ito SDE), fixed step dt = eta, with an
+    ``UnsafeBrownianPath`` of shape (paths, d) (independent N(0, dt) increments, the same law as
+    the other rows; diffrax's fastest Brownian path for a fixed-step solve) and the diagonal
+    diffusion as a ``lineax.DiagonalLinearOperator``; only the final state is saved."""
+    import diffrax
+    import jax
+    import jax.numpy as jnp
+    import lineax
+
+    h, sigma = (jnp.asarray(a) for a in _problem())
+    sqrt_lr = math.sqrt(LR)
+    t1 = num_steps * LR
+
+    def drift(t, y, args):
+        if kind == "SGD":
+            return -h * y
+        return -jax.scipy.special.erf(h * y / (math.sqrt(2.0) * sigma))
+
+    def diffusion(t, y, args):
+        if kind == "SGD":
+            g = jnp.broadcast_to(sqrt_lr * sigma, y.shape)
+        else:
+            m = jax.scipy.special.erf(h * y / (math.sqrt(2.0) * sigma))
+            g = sqrt_lr * jnp.sqrt(jnp.clip(1 - m * m, 0, 1))
+        return lineax.DiagonalLinearOperator(-g)
+
+    @jax.jit
+    def solve(key):
+        bm = diffrax.UnsafeBrownianPath(shape=(num_paths, D), key=key)
+        terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, bm))
+        sol = diffrax.diffeqsolve(terms, diffrax.Euler(), 0.0, t1, dt0=LR,
+                                  y0=jnp.full((num_paths, D), 2.0),
+                                  saveat=diffrax.SaveAt(t1=True), max_steps=num_steps + 1,
+                                  adjoint=diffrax.ForwardMode())
+        x = sol.ys[-1]
+        return jnp.mean(0.5 * jnp.sum(h * x * x, axis=1))
+
+    key = jax.random.PRNGKey(0)
+    return lambda: float(solve(key))
 
 
 # --- NumPy
@@ -172,38 +223,68 @@ def _time(run, min_run_time):
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
+def _interleaved(runners: dict, rounds: int, ref: str) -> dict:
+    """Time ``runners`` in ``rounds`` interleaved rounds (each round runs every implementation once,
+    in an order rotated from round to round, so that load from the rest of a shared machine falls
+    on all of them alike). Returns per implementation the median time and the median over rounds
+    of its ratio to ``ref`` timed in the same round."""
+    names = list(runners)
+    times = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            runners[n]()
+            times[n].append(time.perf_counter() - t0)
+    return {n: (float(np.median(times[n])),
+                float(np.median(np.asarray(times[n]) / np.asarray(times[ref])))) for n in names}
+
+
 def run(quick: bool = False) -> list[dict]:
     num_paths, num_steps = _sizes(quick)
     per_path_paths = 2 if quick else 20
     min_run_time = 0.05 if quick else 2.0
+    rounds = 3 if quick else 7
+    ref_name = "NumPy, vectorised over paths"
     rows = []
     for kind in ("SignSGD",) if quick else ("SGD", "SignSGD"):
-        results = {}
-        t0 = time.perf_counter()
-        jax_run = _jax_runner(kind, num_paths, num_steps)
-        loss = jax_run()  # compiles, then runs once
-        compile_s = time.perf_counter() - t0
-        results["JAX (common.sde.simulate)"] = (_time(jax_run, min_run_time), loss, compile_s)
+        load_before = os.getloadavg()[0]
+        runners, losses, compile_s = {}, {}, {}
+        builders = {
+            "JAX (common.sde.simulate)": (_jax_runner, {}),
+            "JAX (common.sde.simulate, philox4x32 key)": (_jax_runner, {"impl": "philox4x32"}),
+            "diffrax (Euler, UnsafeBrownianPath)": (_diffrax_runner, {}),
+        }
         if not quick:
+            builders["JAX, hand-written scan (no vmap, one key per step)"] = (
+                _jax_minimal_runner, {})
+        for name, (build, kw) in builders.items():
             t0 = time.perf_counter()
-            minimal = _jax_minimal_runner(kind, num_paths, num_steps)
-            loss = minimal()
-            results["JAX, hand-written scan (no vmap, one key per step)"] = (
-                _time(minimal, min_run_time), loss, time.perf_counter() - t0)
-        np_run = _numpy_runner(kind, num_paths, num_steps)
-        results["NumPy, vectorised over paths"] = (_time(np_run, min_run_time), np_run(), None)
+            try:
+                runner = build(kind, num_paths, num_steps, **kw)
+                losses[name] = runner()  # compiles, then runs once
+            except ImportError:  # diffrax is an optional (reference) dependency
+                continue
+            compile_s[name] = time.perf_counter() - t0
+            runners[name] = runner
+        runners[ref_name] = _numpy_runner(kind, num_paths, num_steps)
+        losses[ref_name], compile_s[ref_name] = runners[ref_name](), None
+        timed = _interleaved(runners, rounds, ref_name)
+        ref = timed[ref_name][0]
+        results = {n: (timed[n][0], losses[n], compile_s[n], timed[n][1]) for n in runners}
         loop = _numpy_per_path_runner(kind, per_path_paths, num_steps)
         loop_s = _time(loop, min_run_time / 4) * num_paths / per_path_paths
         results[f"NumPy, one path at a time (x{num_paths // per_path_paths} from "
-                f"{per_path_paths} paths)"] = (loop_s, loop(), None)
+                f"{per_path_paths} paths)"] = (loop_s, loop(), None, loop_s / ref)
         ts_run = _torchsde_runner(kind, num_paths, num_steps)
-        results["torchsde.sdeint (euler)"] = (_time(ts_run, min_run_time), ts_run(), None)
-        ref = results["NumPy, vectorised over paths"][0]
-        for impl, (seconds, loss, compile_s) in results.items():
+        ts_s = _time(ts_run, min_run_time)
+        results["torchsde.sdeint (euler)"] = (ts_s, ts_run(), None, ts_s / ref)
+        load = max(load_before, os.getloadavg()[0])
+        for impl, (seconds, loss, comp, ratio) in results.items():
             rows.append({"sde": kind, "implementation": impl, "paths": num_paths,
-                         "steps": num_steps, "seconds": seconds, "ratio_to_numpy": seconds / ref,
+                         "steps": num_steps, "seconds": seconds, "ratio_to_numpy": ratio,
                          "path_steps_per_s": num_paths * num_steps / seconds,
-                         "final_mean_loss": loss, "compile_seconds": compile_s})
+                         "final_mean_loss": loss, "compile_seconds": comp,
+                         "rounds": rounds if impl in runners else None, "load_avg_1min": load})
     return rows
 
 
@@ -217,3 +298,53 @@ def table(rows: list[dict]) -> str:
                      f"{r['seconds']:.3g} s{extra} | {r['ratio_to_numpy']:.2f} | "
                      f"{r['path_steps_per_s']:.3g} | {r['final_mean_loss']:.4f} |")
     return "\n".join(lines)
+
+
+def _noise_runner(impl, what, num_paths, num_steps):
+    """The noise alone, drawn as ``simulate`` draws it (per-path keys, ``fold_in`` of the step,
+    ``D`` values per path-step), summed so that nothing is dead code: ``what`` is "bits" (raw
+    uint32 bits) or "normal" (``jax.random.normal``)."""
+    import jax
+    import jax.numpy as jnp
+
+    path_keys = jax.random.split(jax.random.key(0, impl=impl), num_paths)
+    draw = ((lambda k: jax.random.bits(k, (D,))) if what == "bits"
+            else (lambda k: jax.random.normal(k, (D,))))
+    zero = jnp.zeros((num_paths, D), jnp.uint32 if what == "bits" else jnp.float32)
+
+    @jax.jit
+    def noise(path_keys):
+        def body(acc, k):
+            keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(path_keys, k)
+            xi = jax.vmap(draw)(keys)
+            return (acc ^ xi if what == "bits" else acc + xi), None
+        acc, _ = jax.lax.scan(body, zero, jnp.arange(num_steps))
+        return acc.sum()
+
+    noise(path_keys).block_until_ready()
+    return lambda: float(noise(path_keys))
+
+
+def noise_profile(rounds: int = 2, quick: bool = False) -> dict:
+    """What limits the library (benchmarks/README.md, ``sde_paths`` profile): the noise alone
+    (raw bits and normals, threefry and philox keys) against NumPy's ``standard_normal`` and the
+    full simulations, in interleaved rounds. Returns {name: (median s, ratio to NumPy normals)}."""
+    num_paths, num_steps = _sizes(quick)
+
+    def numpy_normals():
+        rng = np.random.default_rng(0)
+        acc = np.zeros((num_paths, D), np.float32)
+        for _ in range(num_steps):
+            acc += rng.standard_normal((num_paths, D), dtype=np.float32)
+        return float(acc.sum())
+
+    runners = {"NumPy normals": numpy_normals}
+    for impl in ("threefry2x32", "philox4x32"):
+        for what in ("bits", "normal"):
+            runners[f"JAX {what}, {impl}"] = _noise_runner(impl, what, num_paths, num_steps)
+    for kind in ("SGD", "SignSGD"):
+        for impl in ("threefry2x32", "philox4x32"):
+            runners[f"{kind} SDE, library, {impl}"] = _jax_runner(kind, num_paths, num_steps, impl)
+            runners[f"{kind} SDE, library, {impl}"]()
+        runners[f"{kind} SDE, NumPy"] = _numpy_runner(kind, num_paths, num_steps)
+    return _interleaved(runners, rounds, "NumPy normals")

@@ -250,3 +250,20 @@ def test_simulate_validates(kwargs, match):
         simulate(_sgd_sde(), jnp.ones(3), jax.random.PRNGKey(0), **{**base, **kwargs})
     with pytest.raises(ValueError, match="x0 has length 2: must match the dimension d=3"):
         simulate(_sgd_sde(), jnp.ones(2), jax.random.PRNGKey(0), **base)
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "philox4x32"])
+def test_simulate_noise_is_standard_normal_for_each_key_impl(impl):
+    """The opt-in faster generator (a ``philox4x32`` key, see ``simulate``) keeps the contract: one
+    SGD SDE step from x0 = 0 is -lr sigma xi, and xi passes a KS test against N(0, 1) (KS_ALPHA);
+    paths do not depend on ``num_paths``."""
+    from scipy import stats
+
+    from tests.sde._stats import KS_ALPHA
+
+    sde, key = _sgd_sde(), jax.random.key(3, impl=impl)
+    traj = simulate(sde, jnp.zeros(3), key, num_steps=1, num_paths=8000)
+    xi = -np.asarray(traj.final_state.x) / (0.05 * 0.3)
+    assert stats.kstest(xi.ravel(), "norm").pvalue > KS_ALPHA
+    few = simulate(sde, jnp.zeros(3), key, num_steps=1, num_paths=5)
+    np.testing.assert_array_equal(np.asarray(few.final_state.x), np.asarray(traj.final_state.x)[:5])
