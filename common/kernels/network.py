@@ -24,7 +24,7 @@ trimmed mean sums the sorted middle wires with the same torch reduction as the r
 two middle values as the reference does: the median agrees bit for bit, the trimmed mean to the
 rounding of its (n - 2f)-term sum (torch's reduction order depends on a column's position in its
 vector loop, which a tile boundary can shift; the tests bound it by (n - 2f) ulp of the largest
-|x|). ``torch.minimum`` and ``torch.maximum`` return a NaN operand instead of ordering NaN above
+``|x|``). ``torch.minimum`` and ``torch.maximum`` return a NaN operand instead of ordering NaN above
 +inf, so a NaN input reaches the statistic of its column (every needed output wire depends on
 every input wire), finite inputs never produce a NaN, and the columns whose result is NaN are
 recomputed by the reference, which orders NaN above +inf. (The aggregators of
