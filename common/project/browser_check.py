@@ -226,7 +226,8 @@ _PROBE = r"""
   return {
     title: document.title,
     mathjax, containers: document.querySelectorAll('mjx-container').length,
-    merrors: document.querySelectorAll('mjx-merror').length,
+    merrors: [...document.querySelectorAll('mjx-merror')].map(
+        e => (e.getAttribute('data-mjx-error') || e.textContent || '').slice(0, 120)),
     rawMath, rawText,
     images: document.images.length,
     broken: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
@@ -392,7 +393,8 @@ def check_pages(html_dir: Path, screenshots: Path | None = None,
                 if info["containers"] and not info["mathjax"]:
                     errs.append(f"{page}: math on the page but MathJax did not run")
                 if info["merrors"]:
-                    errs.append(f"{page}: {info['merrors']} MathJax errors (mjx-merror)")
+                    errs.append(f"{page}: {len(info['merrors'])} MathJax errors (mjx-merror): "
+                                + "; ".join(map(repr, info["merrors"][:5])))
                 errs += [f"{page}: math left as TeX: {t!r}" for t in info["rawMath"][:5]]
                 errs += [f"{page}: raw TeX in the text: {t!r}" for t in info["rawText"][:5]]
                 errs += [f"{page}: image did not load: {s}" for s in info["broken"]]

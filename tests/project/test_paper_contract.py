@@ -178,3 +178,26 @@ def test_notebook_defines_every_config_field(slug, nb):
         defined |= _assigned_names(cell.source)
     if "from_namespace" in "".join(c.source for c in notebook.cells):
         assert calls, f"{nb}: a from_namespace call this test does not recognise"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@pytest.mark.parametrize("slug", PAPERS)
+def test_paper_sources_hold_no_control_characters(slug):
+    """A TeX macro written into a non-raw Python string loses its backslash: '\\approx' becomes
+    BEL + 'pprox', which MathJax cannot render (adaptive-sde 02 had one). No source of a paper
+    (notebook cells, chapter, paper.yml) may hold a control character other than tab and newline."""
+    import nbformat
+
+    folder = REPO / "papers" / slug
+    found = []
+    for path in sorted(folder.glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(str(path), 4).cells):
+            src = cell.source
+            found += [f"{path.name} cell {i}: {m.group()!r} in "
+                      f"{src[max(0, m.start() - 20):m.end() + 20]!r}"
+                      for m in _CONTROL.finditer(src)]
+    for path in (folder / "index.md", folder / "paper.yml"):
+        found += [f"{path.name}: {m.group()!r}" for m in _CONTROL.finditer(path.read_text())]
+    assert found == []
