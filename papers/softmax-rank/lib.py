@@ -56,33 +56,53 @@ DATASETS = ("gmm", "mnist", "fashion_mnist", "cifar10", "cifar100")
 ARCHS = ("mlp", "resnet18", "vgg9")
 
 
+#: Fields every run and every study share (one declaration; the study passes them to its runs).
+_RUN_FIELDS = dict(
+    dataset=param("mnist", choices=DATASETS, doc="training set"),
+    arch=param("mlp", choices=ARCHS, doc="network"),
+    hidden=param((256, 256, 256), ge=1, doc="MLP hidden widths"),
+    width=param(64, ge=1, doc="ResNet-18 / VGG9 base width"),
+    per_class=param(1000, ge=1, doc="training examples per class"),
+    num_classes=param(64, ge=2, doc="gmm: number of classes C"),
+    dim=param(128, ge=1, doc="gmm: input dimension"),
+    separation=param(6.0, gt=0, doc="gmm: typical distance between class means"),
+    epochs=param(30, ge=1, doc="passes over the training set"),
+    batch_size=param(128, ge=1, doc="mini-batch size"),
+    optimizer=param("adam", choices=("adam", "sgd"), doc="Adam or SGD with momentum"),
+    lr=param(1e-3, gt=0, doc="learning rate"),
+    momentum=param(0.9, ge=0, lt=1, doc="SGD momentum / Adam beta1"),
+    rank_samples=param(2000, ge=2, doc="training examples the ranks are measured on"),
+    device=param("cpu", choices=DEVICE_CHOICES, doc="torch device"),
+)
+
+
 @dataclass(frozen=True)
 class TempRun(Config):
     """One training run at one temperature (defaults: the MNIST cpu scale)."""
 
     temperature: float = param(1.0, gt=0, doc="softmax temperature T of the training loss")
     seed: int = param(0, ge=0, doc="initialisation, data subset and data order")
-    dataset: str = param("mnist", choices=DATASETS, doc="training set")
-    arch: str = param("mlp", choices=ARCHS, doc="network")
-    hidden: tuple[int, ...] = param((256, 256, 256), ge=1, doc="MLP hidden widths")
-    width: int = param(64, ge=1, doc="ResNet-18 / VGG9 base width")
-    per_class: int = param(1000, ge=1, doc="training examples per class")
+    dataset: str = _RUN_FIELDS["dataset"]
+    arch: str = _RUN_FIELDS["arch"]
+    hidden: tuple[int, ...] = _RUN_FIELDS["hidden"]
+    width: int = _RUN_FIELDS["width"]
+    per_class: int = _RUN_FIELDS["per_class"]
     test_size: int = param(5000, ge=1, doc="test examples (gmm: per class x classes)")
-    num_classes: int = param(64, ge=2, doc="gmm: number of classes C")
-    dim: int = param(128, ge=1, doc="gmm: input dimension")
-    separation: float = param(6.0, gt=0, doc="gmm: typical distance between class means")
-    epochs: int = param(30, ge=1, doc="passes over the training set")
-    batch_size: int = param(128, ge=1, doc="mini-batch size")
-    optimizer: str = param("adam", choices=("adam", "sgd"), doc="Adam or SGD with momentum")
-    lr: float = param(1e-3, gt=0, doc="learning rate")
-    momentum: float = param(0.9, ge=0, lt=1, doc="SGD momentum / Adam beta1")
+    num_classes: int = _RUN_FIELDS["num_classes"]
+    dim: int = _RUN_FIELDS["dim"]
+    separation: float = _RUN_FIELDS["separation"]
+    epochs: int = _RUN_FIELDS["epochs"]
+    batch_size: int = _RUN_FIELDS["batch_size"]
+    optimizer: str = _RUN_FIELDS["optimizer"]
+    lr: float = _RUN_FIELDS["lr"]
+    momentum: float = _RUN_FIELDS["momentum"]
     weight_decay: float = param(0.0, ge=0, doc="coupled weight decay (paper scale: 5e-4)")
-    rank_samples: int = param(2000, ge=2, doc="training examples the ranks are measured on")
+    rank_samples: int = _RUN_FIELDS["rank_samples"]
     ood_dataset: str = param("", choices=("", "fashion_mnist"), doc="OOD set ('' = none)")
     ood_train: int = param(5000, ge=10, doc="OOD examples the linear probe is fitted on")
     ood_test: int = param(2000, ge=10, doc="OOD test examples (probe and NECO)")
     neco_k: int = param(9, ge=1, doc="NECO: principal directions of the ID features kept")
-    device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device")
+    device: str = _RUN_FIELDS["device"]
 
 
 @dataclass(frozen=True)
@@ -92,23 +112,23 @@ class StudyConfig(Config):
 
     temperatures: tuple[float, ...] = param((1.0, 10.0, 100.0), gt=0, doc="temperatures T")
     seeds: tuple[int, ...] = param((0,), ge=0, doc="seeds (every temperature runs on each)")
-    dataset: str = param("mnist", choices=DATASETS, doc="training set")
-    arch: str = param("mlp", choices=ARCHS, doc="network")
-    hidden: tuple[int, ...] = param((256, 256, 256), ge=1, doc="MLP hidden widths")
-    width: int = param(64, ge=1, doc="ResNet-18 / VGG9 base width")
-    per_class: int = param(1000, ge=1, doc="training examples per class")
+    dataset: str = _RUN_FIELDS["dataset"]
+    arch: str = _RUN_FIELDS["arch"]
+    hidden: tuple[int, ...] = _RUN_FIELDS["hidden"]
+    width: int = _RUN_FIELDS["width"]
+    per_class: int = _RUN_FIELDS["per_class"]
     test_size: int = param(5000, ge=1, doc="test examples")
-    num_classes: int = param(64, ge=2, doc="gmm: number of classes C")
-    dim: int = param(128, ge=1, doc="gmm: input dimension")
-    separation: float = param(6.0, gt=0, doc="gmm: typical distance between class means")
-    epochs: int = param(30, ge=1, doc="passes over the training set")
-    batch_size: int = param(128, ge=1, doc="mini-batch size")
-    optimizer: str = param("adam", choices=("adam", "sgd"), doc="Adam or SGD with momentum")
-    lr: float = param(1e-3, gt=0, doc="learning rate")
-    momentum: float = param(0.9, ge=0, lt=1, doc="SGD momentum / Adam beta1")
+    num_classes: int = _RUN_FIELDS["num_classes"]
+    dim: int = _RUN_FIELDS["dim"]
+    separation: float = _RUN_FIELDS["separation"]
+    epochs: int = _RUN_FIELDS["epochs"]
+    batch_size: int = _RUN_FIELDS["batch_size"]
+    optimizer: str = _RUN_FIELDS["optimizer"]
+    lr: float = _RUN_FIELDS["lr"]
+    momentum: float = _RUN_FIELDS["momentum"]
     weight_decay: float = param(0.0, ge=0, doc="coupled weight decay")
-    rank_samples: int = param(2000, ge=2, doc="training examples the ranks are measured on")
-    device: str = param("cpu", choices=DEVICE_CHOICES, doc="torch device")
+    rank_samples: int = _RUN_FIELDS["rank_samples"]
+    device: str = _RUN_FIELDS["device"]
 
     def runs(self) -> list:
         """One :class:`TempRun` per (seed, temperature), in that nesting order."""
