@@ -65,10 +65,11 @@ class Rotary(nn.Module):
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
-    def forward(self, x):
-        """Rotate ``x`` (..., T, head_dim) by the angles of positions ``0 .. T-1``."""
+    def forward(self, x, offset: int = 0):
+        """Rotate ``x`` (..., T, head_dim) by the angles of positions ``offset .. offset+T-1``."""
         T = x.shape[-2]
-        cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+        cos = self.cos[offset:offset + T].to(x.dtype)
+        sin = self.sin[offset:offset + T].to(x.dtype)
         x1, x2 = x.chunk(2, dim=-1)
         return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
@@ -136,12 +137,21 @@ class _Block(nn.Module):
                        else nn.Identity())
         self.dropout = cfg.dropout
 
-    def forward(self, x):
+    def forward(self, x, cache: dict | None = None):
         B, T, C = x.shape
+        past = 0 if cache is None or "k" not in cache else cache["k"].shape[2]
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        q, k = self.rotary(q), self.rotary(k)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+        if isinstance(self.rotary, Rotary):
+            q, k = self.rotary(q, past), self.rotary(k, past)
+        mask = None
+        if past:
+            k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            if T > 1:  # query i (position past + i) sees keys 0 .. past + i
+                mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
+        if cache is not None:
+            cache["k"], cache["v"] = k, v
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=not past,
                                            dropout_p=self.dropout if self.training else 0.0)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, C))
         return x + self.mlp(self.ln2(x))
@@ -149,6 +159,10 @@ class _Block(nn.Module):
 
 class GPT(nn.Module):
     """``GPT(GPTConfig(vocab_size=65))``; ``forward(idx, targets=None) -> (logits, loss)``."""
+
+    #: ``forward`` takes ``cache=`` (keys and values of the earlier positions, for decoding);
+    #: :class:`common.rl.CausalLMPolicy` samples with it.
+    supports_kv_cache = True
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -174,15 +188,27 @@ class GPT(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, 0.0, 0.02)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                cache: list[dict] | None = None):
+        """Logits ``(B, T, vocab)`` (and the cross-entropy against ``targets``, else None).
+
+        ``cache`` (decoding): a list, empty at the first call, that keeps each block's keys and
+        values; later calls pass only the new tokens, which take the positions after the cached
+        ones. Same logits as the full sequence without a cache, to rounding.
+        """
         T = idx.shape[1]
-        if T > self.cfg.context:
-            raise ValueError(f"sequence length {T} exceeds the context {self.cfg.context}")
+        past = 0
+        if cache is not None:
+            if not cache:
+                cache.extend({} for _ in self.blocks)
+            past = cache[0]["k"].shape[2] if "k" in cache[0] else 0
+        if past + T > self.cfg.context:
+            raise ValueError(f"sequence length {past + T} exceeds the context {self.cfg.context}")
         x = self.tok(idx)
         if self.cfg.position == "learned":
-            x = x + self.pos(torch.arange(T, device=idx.device))
-        for block in self.blocks:
-            x = block(x)
+            x = x + self.pos(torch.arange(past, past + T, device=idx.device))
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if cache is None else cache[i])
         logits = self.head(self.ln_f(x))
         loss = None
         if targets is not None:

@@ -9,8 +9,10 @@ A policy wraps a causal language model behind two calls used by :mod:`common.rl.
   token (with gradient when called under grad).
 
 :class:`CausalLMPolicy` does both for any module whose ``forward(idx)`` returns logits (or a
-tuple starting with them), such as :class:`common.models.GPT`: it recomputes the whole prefix at
-every generated token (no cache), which is exact and cheap for the toy's few-token answers.
+tuple starting with them), such as :class:`common.models.GPT`. A model whose
+``supports_kv_cache`` is true (:class:`common.models.GPT`) is sampled with its key/value cache
+(``forward(new_tokens, cache=...)``: the prompt once, then one token per step); any other
+recomputes the whole prefix at every generated token.
 The Hugging Face policy of :mod:`common.rl.hf` uses ``model.generate`` with a KV cache instead.
 """
 
@@ -55,8 +57,8 @@ class CausalLMPolicy:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _logits(self, idx: torch.Tensor) -> torch.Tensor:
-        out = self.model(idx)
+    def _logits(self, idx: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        out = self.model(idx) if cache is None else self.model(idx, cache=cache)
         return out[0] if isinstance(out, tuple) else out
 
     @torch.no_grad()
@@ -72,8 +74,10 @@ class CausalLMPolicy:
         self.model.eval()
         idx = prompts.to(self.device)
         done = torch.zeros(prompts.shape[0], dtype=torch.bool, device=prompts.device)
+        cache = [] if getattr(self.model, "supports_kv_cache", False) else None
+        new = idx  # the tokens the model has not seen yet (all of them without a cache)
         for _ in range(max_new_tokens):
-            logits = self._logits(idx)[:, -1, :].float()
+            logits = self._logits(new, cache)[:, -1, :].float()
             if temperature == 0:
                 nxt = logits.argmax(-1)
             else:
@@ -84,6 +88,7 @@ class CausalLMPolicy:
             nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
             done |= nxt == self.eos_id
             idx = torch.cat([idx, nxt.unsqueeze(1)], dim=1)
+            new = idx if cache is None else idx[:, -1:]
         self.model.train(was_training)
         completions = idx[:, prompts.shape[1]:].cpu()
         return completions, completion_mask(completions, self.eos_id)

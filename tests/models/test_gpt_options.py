@@ -100,3 +100,25 @@ def test_bad_options_name_the_parameter():
         GPTConfig(5, activation="tanh")
     with pytest.raises(ValueError, match="even head dimension"):
         GPTConfig(5, d_model=6, n_head=2, position="rope")
+
+
+@pytest.mark.parametrize("position", ["learned", "rope"])
+def test_kv_cache_gives_the_full_sequence_logits(position):
+    """Decoding with ``cache``: a prompt, then one token per call, then a chunk of three (the
+    chunk's mask: each query sees the cached keys and its own prefix) gives the logits of the
+    whole sequence at once, in float64 to 1e-12; the cache grows by the tokens fed; a cache past
+    the context is refused."""
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=11, context=12, n_layer=2, n_head=2, d_model=16, position=position)
+    m = GPT(cfg).double().eval()
+    idx = torch.randint(0, 11, (3, 12))
+    full = m(idx)[0]
+    cache: list = []
+    parts = [m(idx[:, :5], cache=cache)[0]]
+    for t in range(5, 9):
+        parts.append(m(idx[:, t:t + 1], cache=cache)[0])
+    assert cache[0]["k"].shape == (3, 2, 9, 8) and len(cache) == 2
+    parts.append(m(idx[:, 9:12], cache=cache)[0])
+    torch.testing.assert_close(torch.cat(parts, 1), full, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="exceeds the context"):
+        m(idx[:, :1], cache=cache)
