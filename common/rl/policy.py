@@ -12,8 +12,10 @@ A policy wraps a causal language model behind two calls used by :mod:`common.rl.
 tuple starting with them), such as :class:`common.models.GPT`. A model whose
 ``supports_kv_cache`` is true (:class:`common.models.GPT`) is sampled with its key/value cache
 (``forward(new_tokens, cache=...)``: the prompt once, then one token per step); any other
-recomputes the whole prefix at every generated token.
-The Hugging Face policy of :mod:`common.rl.hf` uses ``model.generate`` with a KV cache instead.
+recomputes the whole prefix at every generated token. The cached logits equal the recomputed
+ones to float rounding only (CPU attention rounds a row differently with the sequence length), so
+a sampled token can in principle differ; mt-grpo 02's nine runs were bit-identical either way.
+The Hugging Face policy of :mod:`common.rl.hf` uses ``model.generate`` with a KV cache.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def gather_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
 
 
 class CausalLMPolicy:
-    """A policy over a causal LM ``model(idx) -> logits | (logits, ...)`` without a cache.
+    """A policy over a causal LM ``model(idx) -> logits | (logits, ...)``, decoding with the
+    model's key/value cache where it has one (``supports_kv_cache``).
 
     Args:
         model: the network; its context must hold ``prompt length + max_new_tokens - 1``.
