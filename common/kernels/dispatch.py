@@ -6,9 +6,15 @@ Backend selection (``backend()``): ``REPRO_KERNELS=torch`` forces the references
 installed and everything else the reference. The kernels compute in float32; float64 inputs always
 take the reference. On a CPU the order statistics (:func:`coordinate_median`, :func:`trimmed_mean`)
 of at most :data:`common.kernels.network.MAX_N` rows and at least ``NETWORK_MIN_D`` columns run as a
-comparator network over column tiles (:mod:`common.kernels.network`), which returns the
-reference's values (the median bit for bit, the trimmed mean to the rounding of its sum) at
-a fraction of the cost; ``REPRO_KERNELS=torch`` still forces the references.
+comparator network (``network_backend()``): compiled by XLA into one loop over the columns
+(:mod:`common.kernels.network_xla`) when JAX is importable and the dtype is one XLA keeps
+(float32; float64 only in JAX's 64-bit mode), otherwise as torch vector operations over column
+tiles (:mod:`common.kernels.network`). Both return the reference's values (the XLA network and
+the torch network's median bit for bit, the torch network's trimmed mean to the rounding of its
+sum) at a fraction of the cost. ``REPRO_KERNELS=xla`` requires the XLA network where it applies
+(an error without JAX), ``REPRO_KERNELS=torch-network`` selects the torch network, and
+``REPRO_KERNELS=torch`` still forces the references; the other kernels take the reference under
+these values.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ import os
 
 import torch
 
-from common.kernels import network, reference
+from common.kernels import network, network_xla, reference
 
-__all__ = ["backend", "clipped_sum", "pack_signs", "unpack_signs", "majority_vote_packed",
-           "coordinate_median", "trimmed_mean"]
+__all__ = ["backend", "network_backend", "clipped_sum", "pack_signs", "unpack_signs",
+           "majority_vote_packed", "coordinate_median", "trimmed_mean"]
 
 
 #: Below this many columns the per-column selection of the reference costs less than the
@@ -29,9 +35,36 @@ __all__ = ["backend", "clipped_sum", "pack_signs", "unpack_signs", "majority_vot
 NETWORK_MIN_D = 4096
 
 
-def _use_network(x: torch.Tensor) -> bool:
-    return (x.device.type == "cpu" and os.environ.get("REPRO_KERNELS", "").lower() != "torch"
-            and x.shape[0] <= network.MAX_N and x.shape[1] >= NETWORK_MIN_D)
+#: the values of ``REPRO_KERNELS`` (empty: automatic choice)
+CHOICES = ("", "torch", "triton", "xla", "torch-network")
+
+
+def _choice() -> str:
+    choice = os.environ.get("REPRO_KERNELS", "").lower()
+    if choice not in CHOICES:
+        raise ValueError(f"REPRO_KERNELS={choice!r}: allowed values are "
+                         + ", ".join(repr(c) for c in CHOICES[1:]))
+    return choice
+
+
+def network_backend(x: torch.Tensor) -> str | None:
+    """``"xla"``, ``"torch-network"``, or None (not a network): which comparator network
+    computes the order statistics of the CPU tensor ``x`` (n, d)."""
+    choice = _choice()
+    if (choice in ("torch", "triton") or x.device.type != "cpu" or x.ndim != 2
+            or x.shape[0] > network.MAX_N or x.shape[1] < NETWORK_MIN_D):
+        return None
+    if choice == "torch-network":
+        return choice
+    if choice == "xla" and not network_xla.available():
+        raise RuntimeError("REPRO_KERNELS=xla but jax is not installed "
+                           "(pip install -c constraints.txt -e '.[sde]')")
+    return "xla" if network_xla.available() and network_xla.supports(x) else "torch-network"
+
+
+def _network_module(x: torch.Tensor):
+    which = network_backend(x)
+    return None if which is None else network_xla if which == "xla" else network
 
 
 def _triton_available() -> bool:
@@ -40,10 +73,8 @@ def _triton_available() -> bool:
 
 def backend(x: torch.Tensor) -> str:
     """``"triton"`` or ``"torch"``: which implementation handles ``x``."""
-    choice = os.environ.get("REPRO_KERNELS", "").lower()
-    if choice not in ("", "torch", "triton"):
-        raise ValueError(f"REPRO_KERNELS={choice!r}: allowed values are 'torch' and 'triton'")
-    if choice == "torch" or x.dtype == torch.float64:
+    choice = _choice()
+    if choice in ("torch", "xla", "torch-network") or x.dtype == torch.float64:
         return "torch"
     if choice == "triton":
         if not _triton_available():
@@ -96,8 +127,9 @@ def majority_vote_packed(packed: torch.Tensor, d: int) -> torch.Tensor:
 def coordinate_median(x: torch.Tensor, even: str = "lower") -> torch.Tensor:
     """Per-column median of x (n, d) with NaN ordered above +inf (reference docstring)."""
     n = x.shape[0]
-    if _use_network(x):
-        return network.coordinate_median(x, even)
+    impl = _network_module(x)
+    if impl is not None:
+        return impl.coordinate_median(x, even)
     if backend(x) == "torch" or n > 64:
         return reference.coordinate_median(x, even)
     from common.kernels.triton_kernels import order_statistic_reduce
@@ -110,8 +142,9 @@ def coordinate_median(x: torch.Tensor, even: str = "lower") -> torch.Tensor:
 def trimmed_mean(x: torch.Tensor, f: int) -> torch.Tensor:
     """Per-column mean of the order statistics f .. n - f - 1 of x (n, d)."""
     n = x.shape[0]
-    if f > 0 and _use_network(x):
-        return network.trimmed_mean(x, f)
+    impl = _network_module(x) if f > 0 else None
+    if impl is not None:
+        return impl.trimmed_mean(x, f)
     if backend(x) == "torch" or n > 64 or f == 0:
         return reference.trimmed_mean(x, f)
     from common.kernels.triton_kernels import order_statistic_reduce

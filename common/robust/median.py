@@ -12,7 +12,9 @@ Byz-Clip21-SGD2M (arXiv 2603.23472) does; ``even="mean"`` averages the two middl
 **NaN and inf.** A row with a non-finite coordinate is one of the ``f`` Byzantine rows and is left
 out before the median is taken (the rule shared by every aggregator, ``common.robust._checks``).
 Computed by :func:`common.kernels.coordinate_median`: a
-Triton kernel on CUDA tensors, ``torch.kthvalue`` otherwise.
+Triton kernel on CUDA tensors, a comparator network on a CPU (compiled by XLA when JAX is
+installed, :mod:`common.kernels.network_xla`; torch operations over column tiles otherwise,
+:mod:`common.kernels.network`), ``torch.kthvalue`` for narrow inputs; the same values.
 """
 
 from __future__ import annotations
