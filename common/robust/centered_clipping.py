@@ -38,9 +38,13 @@ def centered_clipping(x: torch.Tensor, *, f: int = 0, tau: float = 1.0, iteratio
         raise ValueError(f"center has shape {tuple(v.shape)}, expected ({x.shape[1]},)")
     if not bool(torch.isfinite(v).all()):
         raise ValueError("center must be finite (the previous aggregate); got NaN or inf")
+    # one (n, d) work buffer for every iteration's differences and clipped differences (the same
+    # operations as fresh temporaries, so the same values; a fresh 100 MB buffer costs ~40 ms of
+    # page faults at n = 25, d = 10^6)
+    work = torch.empty_like(x)
     for _ in range(iterations):
-        u = x - v
+        u = torch.sub(x, v, out=work)
         norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)
         scale = torch.clamp(tau / norms.clamp_min(torch.finfo(x.dtype).tiny), max=1.0)
-        v = v + (u * scale).mean(dim=0)
+        v = v + u.mul_(scale).mean(dim=0)
     return v

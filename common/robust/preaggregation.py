@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 
 from common.robust._checks import byzantine_rows, check_rows
-from common.robust.krum import pairwise_sq_distances
+from common.robust.krum import centred_sq_distances
 
 __all__ = ["nnm", "bucketing", "compose"]
 
@@ -35,14 +35,15 @@ def nnm(x: torch.Tensor, *, f: int) -> torch.Tensor:
     n = x.shape[0]
     if f == 0:
         return x.mean(dim=0).expand_as(x).clone()
-    d = pairwise_sq_distances(x)
+    d, work = centred_sq_distances(x)
     d.fill_diagonal_(-1.0)  # a row is always its own nearest neighbour, even among duplicates
     idx = torch.topk(d, n - f, dim=1, largest=False).indices  # (n, n - f)
     # the mixing as one (n, n) x (n, d) product: W[i, j] = 1/(n - f) for j among i's neighbours
-    # (gathering x[idx] would materialise n (n - f) d numbers)
+    # (gathering x[idx] would materialise n (n - f) d numbers), written into the distances'
+    # (n, d) work buffer: no fresh 100 MB buffer at d = 10^6 (same product, same values)
     weights = torch.zeros(n, n, dtype=x.dtype, device=x.device)
     weights.scatter_(1, idx, 1.0 / (n - f))
-    return weights @ x
+    return torch.matmul(weights, x, out=work)
 
 
 def bucketing(x: torch.Tensor, *, s: int, generator: torch.Generator | None = None) -> torch.Tensor:
