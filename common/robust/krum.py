@@ -53,11 +53,16 @@ def centred_sq_distances(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def krum_scores(x: torch.Tensor, f: int) -> torch.Tensor:
     """Krum's score of each row: the sum of its ``n - f - 2`` smallest squared distances to
     the other rows."""
+    return _krum_scores(x, f)[0]
+
+
+def _krum_scores(x: torch.Tensor, f: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`krum_scores` and the (n, d) work buffer of the distances, free for the caller."""
     n = x.shape[0]
     k = n - f - 2
-    d = pairwise_sq_distances(x)
+    d, work = centred_sq_distances(x)
     d.fill_diagonal_(float("inf"))  # exclude the row itself
-    return torch.topk(d, k, dim=1, largest=False).values.sum(dim=1)
+    return torch.topk(d, k, dim=1, largest=False).values.sum(dim=1), work
 
 
 @byzantine_rows(lambda n: (n - 3) // 2, "n > 2f + 2")
@@ -67,9 +72,11 @@ def multi_krum(x: torch.Tensor, *, f: int, m: int = 1) -> torch.Tensor:
     n = x.shape[0]
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= n - f:
         raise ValueError(f"m={m!r}: multi-Krum averages 1 <= m <= n - f = {n - f} rows")
-    scores = krum_scores(x, f)
+    scores, work = _krum_scores(x, f)
     order = torch.sort(scores, stable=True).indices[:m]
-    return x[order].mean(dim=0)
+    # the m chosen rows gathered into the distances' work buffer (an (m, d) block with the
+    # layout of a fresh x[order], so the same mean) instead of a fresh (m, d) tensor
+    return torch.index_select(x, 0, order, out=work[:m]).mean(dim=0)
 
 
 def krum(x: torch.Tensor, *, f: int) -> torch.Tensor:

@@ -309,3 +309,13 @@ def test_finite_rows_by_row_sums_is_exact():
     x[5, 8] = -float("inf")
     want = torch.isfinite(x).all(dim=1)
     assert torch.equal(finite_rows(x), want)
+
+
+@pytest.mark.parametrize("m", [1, 4, 18])
+def test_multi_krum_gathers_into_the_work_buffer_with_the_same_values(m):
+    from common.robust import multi_krum
+    from common.robust.krum import krum_scores
+
+    x = torch.randn(25, dispatch.NETWORK_MIN_D + 77, generator=torch.Generator().manual_seed(m))
+    order = torch.sort(krum_scores(x, 5), stable=True).indices[:m]
+    assert torch.equal(multi_krum(x, f=5, m=m), x[order].mean(dim=0))
