@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from common.kernels.buffers import work_buffer
 from common.robust._checks import byzantine_rows
 from common.robust.median import coordinate_median
 
@@ -41,7 +42,7 @@ def centered_clipping(x: torch.Tensor, *, f: int = 0, tau: float = 1.0, iteratio
     # one (n, d) work buffer for every iteration's differences and clipped differences (the same
     # operations as fresh temporaries, so the same values; a fresh 100 MB buffer costs ~40 ms of
     # page faults at n = 25, d = 10^6)
-    work = torch.empty_like(x)
+    work = work_buffer(x)
     for _ in range(iterations):
         u = torch.sub(x, v, out=work)
         norms = torch.linalg.vector_norm(u, dim=1, keepdim=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from common import kernels
+from common.kernels.buffers import work_buffer
 from common.robust._checks import byzantine_rows
 
 __all__ = ["geometric_median"]
@@ -40,7 +41,7 @@ def geometric_median(x: torch.Tensor, *, f: int = 0, nu: float = 1e-6, max_iter:
         raise ValueError(f"max_iter={max_iter}: must be >= 1")
     # one (n, d) work buffer for every difference and weighted copy of x (the same operations
     # as fresh temporaries, so the same values; a fresh 100 MB buffer costs ~40 ms of page faults)
-    work = torch.sub(x, kernels.coordinate_median(x))
+    work = torch.sub(x, kernels.coordinate_median(x), out=work_buffer(x))
     scale = torch.linalg.vector_norm(work, dim=1).median()
     smoothing = torch.clamp(nu * scale, min=torch.finfo(x.dtype).tiny)
     z = x.mean(dim=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from common import kernels
+from common.kernels.buffers import work_buffer
 from common.robust._checks import byzantine_rows
 
 __all__ = ["krum", "multi_krum", "pairwise_sq_distances", "centred_sq_distances", "krum_scores"]
@@ -38,10 +39,12 @@ def centred_sq_distances(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Gram matrix ``c c^T`` read from them, then ``c`` is squared in place for the squared norms
     ``(c * c).sum(1)`` (the same products and the same reduction as a fresh ``c * c``, so the
     same values). A fresh 100 MB buffer costs about 40 ms of first-touch page faults at
-    n = 25, d = 10^6 (benchmarks/README.md, ``aggregators``); the caller may write its own
-    (n, d) result into the returned buffer (NNM's mixed rows).
+    n = 25, d = 10^6 (benchmarks/README.md, ``aggregators``), less on huge pages
+    (:func:`common.kernels.buffers.work_buffer`); the caller may write its own (n, d) result
+    into the returned buffer (NNM's mixed rows).
     """
-    c = x - kernels.coordinate_median(x)  # the lower median, as coordinate_median's default
+    # the lower median, as coordinate_median's default; the buffer on huge pages where offered
+    c = torch.sub(x, kernels.coordinate_median(x), out=work_buffer(x))
     gram = c @ c.T
     sq = c.mul_(c).sum(dim=1)
     d = sq[:, None] + sq[None, :] - 2.0 * gram
