@@ -40,8 +40,9 @@ numbers, 1/n of the input), so that no torch tensor holds an XLA buffer. The tim
   bit against the reference.
 - non-finite values: ``jnp.minimum`` and ``jnp.maximum`` propagate NaN, so a NaN input makes its
   column's statistic NaN (every needed output wire depends on every input); those columns, and
-  any whose trimmed sum is ``inf - inf``, are recomputed by the reference, which orders NaN above
-  +inf (the rule of :mod:`common.kernels.network`).
+  any whose trimmed sum is ``inf - inf``, are recomputed from ``torch.sort``, which orders NaN
+  above +inf (the rule of :mod:`common.kernels.network`); for the trimmed mean, the middle values
+  of those columns are added in the same order as the others.
 
 Only dtypes that XLA keeps are taken: float32, and float64 when JAX's 64-bit mode is on (it is off
 by default, and then JAX would silently compute float64 input in float32; it is never switched on
@@ -181,7 +182,25 @@ def trimmed_mean(x: torch.Tensor, f: int) -> torch.Tensor:
     n, d = x.shape
     if f == 0:
         return reference.trimmed_mean(x, f)
-    out = _run(x, tuple(range(f, n - f)), "sum", lambda t: reference.trimmed_mean(t, f))
+    out = _run(x, tuple(range(f, n - f)), "sum", lambda t: _trimmed_mean_in_torch_order(t, f))
     tail = min(d, 64 + d % 64)  # torch's scalar tail, in a block of the same width mod 64
     out[d - tail:] = reference.trimmed_mean(x[:, d - tail:], f)
     return out
+
+
+def _trimmed_mean_in_torch_order(t: torch.Tensor, f: int) -> torch.Tensor:
+    """The reference's trimmed mean of the columns ``t`` (n, k) gathered from x, with the middle
+    values added in the order torch uses for the columns of its vectorised loop
+    (:func:`torch_sum_order`): ``reference.trimmed_mean`` on the gathered block would put some of
+    them in its scalar tail, which adds in another order."""
+    middle = torch.sort(t, dim=0).values[f:t.shape[0] - f]
+
+    def add(node):
+        if node is None:
+            return torch.zeros(t.shape[1], dtype=t.dtype, device=t.device)
+        if isinstance(node, tuple):
+            return add(node[0]) + add(node[1])
+        return middle[node]
+
+    return add(torch_sum_order(middle.shape[0])) / middle.shape[0]
+

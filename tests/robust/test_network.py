@@ -319,3 +319,16 @@ def test_multi_krum_gathers_into_the_work_buffer_with_the_same_values(m):
     x = torch.randn(25, dispatch.NETWORK_MIN_D + 77, generator=torch.Generator().manual_seed(m))
     order = torch.sort(krum_scores(x, 5), stable=True).indices[:m]
     assert torch.equal(multi_krum(x, f=5, m=m), x[order].mean(dim=0))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_xla_trimmed_mean_with_trimmed_nans_is_the_reference_bit_for_bit(seed):
+    """A NaN among the f largest values is trimmed away: its column's middle values are finite
+    and must be added in the reference's order, although the column is recomputed apart."""
+    pytest.importorskip("jax")
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(25, 4099, generator=g) * torch.rand(25, 1, generator=g) * 1e3
+    x[0, torch.randint(0, 4000, (3,), generator=g)] = float("nan")
+    got, want = network_xla.trimmed_mean(x, 5), reference.trimmed_mean(x, 5)
+    assert not torch.isnan(want).any()
+    assert torch.equal(got, want)
