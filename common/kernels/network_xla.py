@@ -33,7 +33,8 @@ numbers, 1/n of the input), so that no torch tensor holds an XLA buffer. The tim
   into an accumulator that starts at zero, in blocks of 16 rows (``2^max(4, ceil(log2 m) / 4)``
   for m rows) flushed into up to three higher-level accumulators, which are added at the end); torch
   then divides the sum by n - 2f (XLA's CPU code multiplies by the rounded reciprocal, which rounds
-  differently), as ``torch.sort(x, 0).values[f:n - f].mean(0)`` does for the columns of its
+  differently), as ``torch.sort(x, 0).values[f:n - f].mean(0)`` does (its accumulator starts at
+  +0.0, so a sum of -0.0 is +0.0 there, and here too) for the columns of its
   vectorised loop. torch sums the last ``d mod 16`` columns (its scalar tail) in another order; the
   last ``64 + d mod 64`` columns are therefore recomputed by the reference on that block, whose
   vectorised part and scalar tail are those of the full width. The tests check the result bit for
@@ -157,7 +158,9 @@ def _run(x: torch.Tensor, outputs: tuple[int, ...], kind: str, fallback) -> torc
     out.copy_(torch.from_dlpack(result))
     del result
     if kind == "sum":
-        out.div_(len(outputs))
+        # torch's accumulator starts at +0.0, so its sum is never -0.0; XLA folds the 0 + w away
+        # (a sum of -0.0 stays -0.0): + 0.0 maps -0.0 to +0.0 and leaves every other value as is
+        out.add_(0.0).div_(len(outputs))
     bad = torch.isnan(out)
     if bool(bad.any()):
         cols = bad.nonzero().squeeze(1)

@@ -147,7 +147,18 @@ def test_xla_trimmed_mean_equals_the_reference_bit_for_bit(n, d, seed, kind, dat
     want = reference.trimmed_mean(x, f)
     assert torch.equal(torch.isnan(got), torch.isnan(want))
     ok = ~torch.isnan(want)
-    assert torch.equal(got[ok], want[ok])
+    assert torch.equal(_bits(got[ok]), _bits(want[ok]))  # the sign of a zero included
+
+
+def _bits(t):
+    return t.view(torch.int64 if t.dtype == torch.float64 else torch.int32)
+
+
+def test_xla_trimmed_mean_of_negative_zeros_is_positive_zero_as_torchs():
+    pytest.importorskip("jax")
+    x = torch.full((25, 300), -0.0)
+    x[:, 100:] = torch.randn(25, 200, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(_bits(network_xla.trimmed_mean(x, 5)), _bits(reference.trimmed_mean(x, 5)))
 
 
 @pytest.mark.parametrize("n,f", [(25, 5), (24, 3), (40, 5), (7, 2), (64, 20), (60, 2)])
@@ -157,7 +168,8 @@ def test_xla_network_bit_for_bit_at_a_large_width(n, f):
     pytest.importorskip("jax")
     for d in (49159, 123457):
         x = torch.randn(n, d, generator=torch.Generator().manual_seed(d + n))
-        assert torch.equal(network_xla.trimmed_mean(x, f), reference.trimmed_mean(x, f))
+        assert torch.equal(_bits(network_xla.trimmed_mean(x, f)),
+                           _bits(reference.trimmed_mean(x, f)))
         assert torch.equal(network_xla.coordinate_median(x), reference.coordinate_median(x))
         assert torch.equal(network_xla.coordinate_median(x, "mean"),
                            reference.coordinate_median(x, "mean"))
