@@ -53,22 +53,31 @@ def _feature_major(module: nn.Module, a: torch.Tensor, g: torch.Tensor):
 def _weight_norms_and_sum(A: torch.Tensor, G: torch.Tensor):
     """Per-sample ``||G_b A_b^T||_F^2`` and, given the clip factors, ``sum_b c_b G_b A_b^T``.
 
-    Returns ``(sq_norms, clipped_sum_fn)``: the sum needs the clip factors, which depend on every
-    layer's norms, so it is returned as a function of ``c``. Three regimes:
-    T = 1 (rank one: ``||g||^2 ||a||^2``, sum by one matrix product); the Gram ("ghost") trick
-    when ``T^2 (in + out) <= T in out``; otherwise the per-sample gradients are formed once and
-    reused for both the norms and the weighted sum.
+    Returns ``(sq_norms, clipped_sum_fn, g_sq)``: the sum needs the clip factors, which depend on
+    every layer's norms, so it is returned as a function ``fn(c, out)`` of ``c`` that writes
+    the (out, in) sum into ``out``. Three regimes:
+    T = 1 (rank one: ``||g||^2 ||a||^2``, sum by one matrix product; ``g_sq = ||g_b||^2`` is
+    returned, it is also the bias's squared norm); the Gram ("ghost") trick when
+    ``T^2 (in + out) <= T in out``; otherwise the per-sample gradients are formed once and
+    reused for both the norms and the weighted sum (``g_sq`` is None for both).
     """
     T, n_in, n_out = A.shape[2], A.shape[1], G.shape[1]
     if T == 1:
         a, g = A[:, :, 0], G[:, :, 0]
-        return a.pow(2).sum(1) * g.pow(2).sum(1), lambda c: (g * c[:, None]).T @ a
+        g_sq = g.pow(2).sum(1)
+
+        def rank_one(c, out):
+            torch.mm((g * c[:, None]).T, a, out=out)
+
+        return a.pow(2).sum(1) * g_sq, rank_one, g_sq
     if T * T * (n_in + n_out) <= T * n_in * n_out:
         At, Gt = A.transpose(1, 2), G.transpose(1, 2)
         sq = (torch.bmm(At, A) * torch.bmm(Gt, G)).sum((1, 2))
-        return sq, lambda c: torch.einsum("bot,bit->oi", G * c[:, None, None], A)
+        return sq, lambda c, out: out.copy_(
+            torch.einsum("bot,bit->oi", G * c[:, None, None], A)), None
     W = torch.bmm(G, A.transpose(1, 2))  # (B, out, in): per-sample weight gradients
-    return W.pow(2).sum((1, 2)), lambda c: torch.tensordot(c, W, dims=1)
+    return (W.pow(2).sum((1, 2)), lambda c, out: out.copy_(torch.tensordot(c, W, dims=1)),
+            None)
 
 
 def _linear_group_grads(a: torch.Tensor, g: torch.Tensor, n: int):
@@ -168,25 +177,56 @@ class BookKeeping:
         return captured, losses.detach()
 
     def clipped_sum(self, loss_fn, X: torch.Tensor, y: torch.Tensor, max_norm: float):
-        """``({name: sum_b clip_C(g_b)}, per-sample losses, per-sample norms)``."""
+        """``({name: sum_b clip_C(g_b)}, per-sample losses, per-sample norms)``.
+
+        The sums are views of one contiguous buffer (:meth:`clipped_sum_flat`)."""
+        grads, _, losses, norms = self.clipped_sum_flat(loss_fn, X, y, max_norm)
+        return grads, losses, norms
+
+    def clipped_sum_flat(self, loss_fn, X: torch.Tensor, y: torch.Tensor, max_norm: float):
+        """``(grads, flat, losses, norms)``: as :meth:`clipped_sum`, with ``flat`` the one
+        contiguous buffer that holds every sum, the parameters in ``named_parameters`` order
+        (``grads[name]`` is a view of it; ``flat`` is None when the parameters have several
+        dtypes). One buffer lets the caller add the noise and
+        normalise with one operation each instead of one per parameter tensor."""
         check_max_norm(max_norm)
         captured, losses = self._capture(loss_fn, X, y)
-        sums = []  # (parameter, function of the clip factors giving its clipped sum)
+        sums = {}  # id(parameter) -> function of (clip factors, out) writing its clipped sum
         sq = torch.zeros(X.shape[0], dtype=losses.dtype, device=X.device)
         for module, a, g in captured:
             A, G = _feature_major(module, a, g)
+            g_sq = None
             if module.weight.requires_grad:
-                w_sq, w_sum = _weight_norms_and_sum(A, G)
+                w_sq, w_sum, g_sq = _weight_norms_and_sum(A, G)
                 sq = sq + w_sq
-                sums.append((module.weight, w_sum))
+                sums[id(module.weight)] = w_sum
             if module.bias is not None and module.bias.requires_grad:
-                gb = G.sum(2)  # (B, out): per-sample bias gradients
-                sq = sq + gb.pow(2).sum(1)
-                sums.append((module.bias, lambda c, gb=gb: c @ gb))
+                if A.shape[2] == 1:  # one position: the bias gradient is g itself
+                    gb = G[:, :, 0]
+                    b_sq = gb.pow(2).sum(1) if g_sq is None else g_sq
+                else:
+                    gb = G.sum(2)  # (B, out): per-sample bias gradients
+                    b_sq = gb.pow(2).sum(1)
+                sq = sq + b_sq
+                sums[id(module.bias)] = lambda c, out, gb=gb: torch.mv(gb.T, c, out=out)
         norms = sq.sqrt()
         c = clip_factors(norms, max_norm)
-        grads = {self._names[id(p)]: fn(c).reshape(p.shape) for p, fn in sums}
-        return grads, losses, norms
+        params = [(n, p) for n, p in self.model.named_parameters() if id(p) in sums]
+        dtypes = {p.dtype for _, p in params}
+        flat = None
+        if len(dtypes) == 1:
+            flat = torch.empty(sum(p.numel() for _, p in params), dtype=dtypes.pop(),
+                               device=c.device)
+        grads, start = {}, 0
+        for name, p in params:
+            if flat is None:  # parameters of several dtypes: one buffer each
+                view = torch.empty(p.numel(), dtype=p.dtype, device=c.device)
+            else:
+                view = flat[start:start + p.numel()]
+                start += p.numel()
+            sums[id(p)](c.to(p.dtype), view.view(p.shape[0], -1) if p.ndim > 1 else view)
+            grads[name] = view.view(p.shape)
+        return grads, flat, losses, norms
 
     def group_means(self, loss_fn, X: torch.Tensor, y: torch.Tensor, num_groups: int):
         """Gradients of each group's *mean* loss, for ``num_groups`` equal consecutive groups.

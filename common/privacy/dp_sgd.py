@@ -32,6 +32,7 @@ from common.privacy.clipping import check_max_norm
 from common.privacy.events import DpEvent, GaussianEvent, PoissonSampledEvent, SelfComposedEvent
 from common.privacy.mechanisms import gaussian_noise_like
 from common.privacy.per_sample import check_per_sample_loss, flatten_per_sample, per_sample_grads
+from common.privacy.validate import UnsupportedModuleError
 
 __all__ = ["DPGradient", "DPStepInfo", "clipped_grad_sum"]
 
@@ -106,22 +107,66 @@ class DPGradient:
         self.noise_multiplier = float(noise_multiplier)
         self.sampling_probability = sampling_probability
         self.expected_batch_size = expected_batch_size
+        if method not in ("auto", "bookkeeping", "functorch"):
+            raise ValueError(f"method={method!r}: allowed values are 'auto', 'bookkeeping', "
+                             "'functorch'")
         self.method, self.chunk_size = method, chunk_size
         self.steps = 0
+        self._bk_key, self._bk = None, None
+
+    def _bookkeeping(self) -> BookKeeping | None:
+        """The model's book-keeping layer map (None: the torch.func path), built once and
+        rebuilt when the model's modules or trainable parameters change."""
+        if self.method == "functorch":
+            return None
+        key = (tuple(map(id, self.model.modules())),
+               tuple((id(p), p.requires_grad) for p in self.model.parameters()))
+        if key != self._bk_key:
+            try:
+                self._bk = BookKeeping(self.model)
+            except UnsupportedModuleError:
+                if self.method == "bookkeeping":
+                    raise
+                self._bk = None
+            self._bk_key = key
+        return self._bk
 
     def __call__(self, X: torch.Tensor, y: torch.Tensor, *,
                  generator: torch.Generator | None = None) -> DPStepInfo:
-        grads, losses, norms = clipped_grad_sum(self.model, self.loss_fn, X, y, self.max_norm,
-                                                method=self.method, chunk_size=self.chunk_size)
         denom = self.expected_batch_size or X.shape[0]
         std = self.noise_multiplier * self.max_norm
-        for name, p in self.model.named_parameters():
-            if name not in grads:
-                continue
-            g = grads[name]
+        bk = self._bookkeeping()
+        flat = None
+        if bk is not None:
+            grads, flat, losses, norms = bk.clipped_sum_flat(self.loss_fn, X, y, self.max_norm)
+        else:
+            grads, losses, norms = clipped_grad_sum(self.model, self.loss_fn, X, y,
+                                                    self.max_norm, method="functorch",
+                                                    chunk_size=self.chunk_size)
+        if flat is not None:
+            # One buffer for all parameters: the noise is drawn per parameter tensor into its
+            # slice (the same draws, in the same order, as one randn per tensor), then scaled,
+            # added and normalised with one operation each; the values are those of the
+            # per-tensor loop below bit for bit (elementwise operations).
             if std > 0:
-                g = g + gaussian_noise_like(g, std, generator)
-            p.grad = (g / denom).to(p.dtype)
+                noise = torch.empty_like(flat)
+                start = 0
+                for g in grads.values():  # named_parameters order
+                    noise[start:start + g.numel()].normal_(generator=generator)
+                    start += g.numel()
+                flat.add_(noise.mul_(std))
+            flat.div_(denom)
+            for name, p in self.model.named_parameters():
+                if name in grads:
+                    p.grad = grads[name].to(p.dtype)
+        else:
+            for name, p in self.model.named_parameters():
+                if name not in grads:
+                    continue
+                g = grads[name]
+                if std > 0:
+                    g = g + gaussian_noise_like(g, std, generator)
+                p.grad = (g / denom).to(p.dtype)
         self.steps += 1
         return DPStepInfo(loss=float(losses.mean()),
                           clipped_fraction=float((norms > self.max_norm).float().mean()),

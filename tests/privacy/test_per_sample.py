@@ -185,3 +185,64 @@ def test_bad_arguments_are_named(kwargs, match):
     base = {"max_norm": 1.0, "noise_multiplier": 1.0}
     with pytest.raises(ValueError, match=match):
         DPGradient(MLP(2, (2,), 2), LOSS, **{**base, **kwargs})
+
+
+def _reference_dp_grads(model, X, y, max_norm, noise_multiplier, denom, seed):
+    """The DP step written out: clipped sums, then one ``randn`` per parameter tensor in
+    ``named_parameters`` order, ``g + std * z``, divided by ``denom`` (the stream the results
+    of earlier versions were produced with)."""
+    grads, _, _ = BookKeeping(model).clipped_sum(LOSS, X, y, max_norm)
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for n, p in model.named_parameters():
+        if n in grads:
+            g = grads[n] + noise_multiplier * max_norm * torch.randn(p.shape, generator=gen,
+                                                                      dtype=p.dtype)
+            out[n] = g / denom
+    return out
+
+
+@pytest.mark.parametrize("name", ["mlp", "conv_strided", "seq_ghost", "seq_materialise"])
+def test_dp_gradient_noise_stream_is_bit_identical(name):
+    """The one-buffer noise (per-tensor draws into slices, one scale/add/divide) gives the same
+    bits as one ``randn`` per tensor: no tolerance, the results of earlier runs are unchanged."""
+    model, shape, k = _models()[name]
+    model = model.float()
+    g = torch.Generator().manual_seed(2)
+    X, y = torch.randn(shape, generator=g), torch.randint(0, k, (shape[0],), generator=g)
+    want = _reference_dp_grads(model, X, y, 0.5, 1.3, 11.0, seed=7)
+    dp = DPGradient(model, LOSS, max_norm=0.5, noise_multiplier=1.3, expected_batch_size=11.0,
+                    method="bookkeeping")
+    dp(X, y, generator=torch.Generator().manual_seed(7))
+    for n, p in model.named_parameters():
+        assert torch.equal(p.grad, want[n]), n
+
+
+def test_dp_gradient_layer_map_follows_requires_grad():
+    """The cached book-keeping layer map is rebuilt when a parameter is frozen: the frozen
+    parameter gets no gradient and the others' draws shift as for a fresh DPGradient."""
+    torch.manual_seed(0)
+    model = MLP(12, (6,), 3)
+    X, y = torch.randn(9, 12), torch.randint(0, 3, (9,))
+    dp = DPGradient(model, LOSS, max_norm=1.0, noise_multiplier=1.0, method="bookkeeping")
+    dp(X, y, generator=torch.Generator().manual_seed(0))
+    model[0].bias.requires_grad_(False)
+    model.zero_grad(set_to_none=True)
+    dp(X, y, generator=torch.Generator().manual_seed(4))
+    assert model[0].bias.grad is None
+    want = _reference_dp_grads(model, X, y, 1.0, 1.0, 9, seed=4)
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            assert torch.equal(p.grad, want[n]), n
+
+
+def test_bookkeeping_flat_buffer_holds_every_sum():
+    model, shape, k = _models()["mlp"]
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(shape, generator=g, dtype=torch.float64)
+    y = torch.randint(0, k, (shape[0],), generator=g)
+    grads, flat, _, _ = BookKeeping(model).clipped_sum_flat(LOSS, X, y, 0.7)
+    assert flat.numel() == sum(p.numel() for p in model.parameters())
+    torch.testing.assert_close(flat, torch.cat([grads[n].reshape(-1)
+                                                for n, _ in model.named_parameters()]),
+                               rtol=0, atol=0)
