@@ -132,7 +132,8 @@ class BookKeeping:
                 f"parameters {missing} belong to layers the book-keeping path does not support "
                 "(it handles nn.Linear and nn.Conv2d with groups=1 and zero padding); use the "
                 "torch.func path (method='functorch')")
-        self._names = {id(p): n for n, p in model.named_parameters()}
+        self._named = list(model.named_parameters())
+        self._names = {id(p): n for n, p in self._named}
 
     @staticmethod
     def _supported(module: nn.Module) -> bool:
@@ -192,26 +193,47 @@ class BookKeeping:
         check_max_norm(max_norm)
         captured, losses = self._capture(loss_fn, X, y)
         sums = {}  # id(parameter) -> function of (clip factors, out) writing its clipped sum
-        sq = torch.zeros(X.shape[0], dtype=losses.dtype, device=X.device)
+        sq = None  # the per-sample squared norms, summed layer by layer (weight, then bias)
+
+        def add(term):
+            nonlocal sq
+            sq = term if sq is None else sq + term  # (0 + x = x for the first term)
+
         for module, a, g in captured:
+            w, b = module.weight.requires_grad, module.bias is not None and \
+                module.bias.requires_grad
+            if a.ndim == 2 and isinstance(module, nn.Linear):
+                # one position per sample (the common MLP case), straight from the (B, in) and
+                # (B, out) tensors: ||a_b||^2 ||g_b||^2 for the weight, ||g_b||^2 for the bias
+                g_sq = g.pow(2).sum(1)
+                if w:
+                    add(a.pow(2).sum(1) * g_sq)
+                    sums[id(module.weight)] = lambda c, out, a=a, g=g: torch.mm(
+                        (g * c[:, None]).T, a, out=out)
+                if b:
+                    add(g_sq)
+                    sums[id(module.bias)] = lambda c, out, g=g: torch.mv(g.T, c, out=out)
+                continue
             A, G = _feature_major(module, a, g)
             g_sq = None
-            if module.weight.requires_grad:
+            if w:
                 w_sq, w_sum, g_sq = _weight_norms_and_sum(A, G)
-                sq = sq + w_sq
+                add(w_sq)
                 sums[id(module.weight)] = w_sum
-            if module.bias is not None and module.bias.requires_grad:
+            if b:
                 if A.shape[2] == 1:  # one position: the bias gradient is g itself
                     gb = G[:, :, 0]
                     b_sq = gb.pow(2).sum(1) if g_sq is None else g_sq
                 else:
                     gb = G.sum(2)  # (B, out): per-sample bias gradients
                     b_sq = gb.pow(2).sum(1)
-                sq = sq + b_sq
+                add(b_sq)
                 sums[id(module.bias)] = lambda c, out, gb=gb: torch.mv(gb.T, c, out=out)
+        if sq is None:  # no trainable parameter
+            sq = torch.zeros(X.shape[0], dtype=losses.dtype, device=X.device)
         norms = sq.sqrt()
         c = clip_factors(norms, max_norm)
-        params = [(n, p) for n, p in self.model.named_parameters() if id(p) in sums]
+        params = [(n, p) for n, p in self._named if id(p) in sums]
         dtypes = {p.dtype for _, p in params}
         flat = None
         if len(dtypes) == 1:
