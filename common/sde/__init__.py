@@ -55,8 +55,6 @@ from common.sde.integrators import (
     State,
     Tableau,
     integrate_step,
-    integrate_with_normal,
-    step_normal,
 )
 from common.sde.noise import (
     Gaussian,
@@ -84,8 +82,7 @@ __all__ = [
     "closed_forms", "scaling", "ADAMW_ORDER", "AdamW", "AdamWMalladiSDE", "AdamWSDE",
     "JAX_SAMPLERS", "compress", "DCSGD", "DCSGDSDE", "DSignSGD", "DSignSGDSDE", "DPSGDSDE",
     "DPSignSGDSDE", "ClippedGaussianDP", "EULER_MARUYAMA", "HEUN", "SDE", "TABLEAUX", "Scheme",
-    "State", "Tableau", "integrate_step", "integrate_with_normal", "step_normal", "Gaussian",
-    "StudentT", "injected_gradient",
+    "State", "Tableau", "integrate_step", "Gaussian", "StudentT", "injected_gradient",
     "sign_mean_gaussian", "sign_mean_student_t", "student_t_density_at_zero", "DiagQuadratic",
     "Objective", "SDES", "SDEPair", "get", "make", "RMSPROP_ORDER", "RMSpropW", "RMSpropWSDE",
     "NOISE_SCALING", "SCALING_RULES", "ScalingRule", "SGD", "SGDSDE", "SignSGD", "SignSGDSDE",

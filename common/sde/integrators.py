@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = ["Tableau", "Scheme", "EULER_MARUYAMA", "HEUN", "TABLEAUX", "State", "SDE",
-           "integrate_step", "integrate_with_normal", "step_normal"]
+           "integrate_step"]
 
 
 class State(NamedTuple):
@@ -103,23 +103,9 @@ class Scheme:
         return self.order
 
 
-def step_normal(key, state) -> jax.Array:
-    """The standard normal xi ~ N(0, I) a step draws from ``key``: the shape and dtype of
-    ``state.x`` (the Brownian increment is sqrt(dt) xi)."""
-    return jax.random.normal(key, jnp.shape(state.x), jnp.result_type(state.x))
-
-
 def integrate_step(sde, state, key, dt, scheme: Scheme = Scheme()):
     """One step of ``scheme`` for ``sde`` from ``state`` with time step ``dt`` (pure)."""
-    return integrate_with_normal(sde, state, step_normal(key, state), dt, scheme)
-
-
-def integrate_with_normal(sde, state, xi, dt, scheme: Scheme = Scheme()):
-    """:func:`integrate_step` given the step's standard normal ``xi`` (:func:`step_normal`)
-    instead of its key: ``integrate_step(sde, s, key, dt) ==
-    integrate_with_normal(sde, s, step_normal(key, s), dt)`` bit for bit. :func:`simulate` uses
-    it to draw every path's noise in one call (paths on the minor axis, where XLA's CPU code
-    vectorises), which is the same numbers as each path drawing its own."""
+    xi = jax.random.normal(key, jnp.shape(state.x), jnp.result_type(state.x))
     dw = jnp.sqrt(dt).astype(xi.dtype) * xi
     for group in scheme.groups(state._fields):
         state = _advance(sde, state, group, dt, dw, scheme.tableau)
@@ -156,7 +142,3 @@ class SDE:
 
     def step(self, state, key):
         return integrate_step(self, state, key, self.lr, self.scheme)
-
-    def step_with_normal(self, state, xi):
-        """:meth:`step` given the step's standard normal ``xi`` (``step_normal(key, state)``)."""
-        return integrate_with_normal(self, state, xi, self.lr, self.scheme)

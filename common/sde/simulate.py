@@ -13,13 +13,6 @@ Randomness: path i uses ``key_i = split(key, num_paths)[i]`` and step k of path 
 stream of per-step keys (for SGD on Gaussian noise the Euler-Maruyama path of its SDE *is* the
 SGD path, draw for draw; see :mod:`common.sde.sgd`).
 
-How the noise is drawn: an SDE whose ``step`` is the integrator's (the
-:class:`~common.sde.integrators.SDE` mixin: one standard normal of the iterate's shape per step)
-gets every path's normal from one vmapped draw per step, then its ``step_with_normal``; the
-numbers are those of each path drawing its own (tested bit for bit), at 0.65-0.75x the time on
-a CPU. A process with its own ``step`` (the discrete optimizers, a subclass that overrides it) is
-stepped by ``vmap(step)``.
-
 Faster random numbers (opt-in): the generator is the key's. The default (``PRNGKey``, threefry
 2x32 with 20 rounds) is what every notebook uses; on a CPU its bits cost about three times NumPy's
 PCG64. ``jax.random.key(seed, impl="philox4x32")`` selects JAX's Philox 4x32-10, a counter-based
@@ -55,7 +48,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from common.sde._base import check_int_at_least, check_vector
-from common.sde.integrators import SDE, step_normal
 
 __all__ = ["Trajectory", "simulate", "simulate_many", "simulate_grid", "loss_observable"]
 
@@ -151,19 +143,8 @@ def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, o
     state0 = process.init(x0)
     states = jax.tree.map(lambda a: jnp.broadcast_to(a, (num_paths,) + jnp.shape(a)), state0)
     path_keys = jax.random.split(key, num_paths)
+    step_paths = jax.vmap(process.step)
     observe_paths = jax.vmap(partial(observe, process))
-    if _draws_one_normal(process):
-        # An SDE whose step is the integrator's: its only randomness is xi = step_normal(key_i,
-        # state), drawn here for all paths by one vmapped draw (the same numbers as each path
-        # drawing its own) and passed to step_with_normal. Drawn inside the vmapped step, the
-        # same draw costs 1.3-1.6x more on a CPU (benchmarks/README.md, sde_paths).
-        draw = jax.vmap(partial(step_normal, state=state0))
-        step_with_normal = jax.vmap(process.step_with_normal)
-
-        def step_paths(states, keys):
-            return step_with_normal(states, draw(keys))
-    else:
-        step_paths = jax.vmap(process.step)
 
     def record(states):
         values = observe_paths(states)
@@ -192,12 +173,6 @@ def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, o
         quantiles=recs["quantiles"].T if quantiles else None,
         paths=recs["paths"] if keep_paths else None,
         final_state=final)
-
-
-def _draws_one_normal(process) -> bool:
-    """Whether ``process.step`` is the :class:`~common.sde.integrators.SDE` mixin's (one standard
-    normal of the iterate's shape per step, then :meth:`step_with_normal`), not an override."""
-    return isinstance(process, SDE) and getattr(type(process), "step", None) is SDE.step
 
 
 def _numpy(traj: Trajectory) -> Trajectory:

@@ -40,13 +40,11 @@ from common.sde import (
     Gaussian,
     Scheme,
     SignSGD,
-    SignSGDSDE,
     State,
     Tableau,
     integrate_step,
     simulate,
     simulate_many,
-    step_normal,
 )
 from common.sde._base import pytree_dataclass, static
 from tests.sde._stats import Z_BAND
@@ -269,51 +267,3 @@ def test_simulate_noise_is_standard_normal_for_each_key_impl(impl):
     assert stats.kstest(xi.ravel(), "norm").pvalue > KS_ALPHA
     few = simulate(sde, jnp.zeros(3), key, num_steps=1, num_paths=5)
     np.testing.assert_array_equal(np.asarray(few.final_state.x), np.asarray(traj.final_state.x)[:5])
-
-
-class _OwnStep(SGDSDE):
-    """The SGD SDE with ``step`` overridden (the same step): simulate must then call ``step``."""
-
-    def step(self, state, key):
-        return super().step(state, key)
-
-
-_OwnStep = pytree_dataclass(_OwnStep)
-
-
-def _integrator_sdes():
-    f, noise = DiagQuadratic(jnp.linspace(0.5, 5.0, 4)), Gaussian(jnp.linspace(0.5, 2.0, 4))
-    return {
-        "sgd": SGDSDE(f, noise, 0.05),
-        "signsgd": SignSGDSDE(f, noise, 0.05),
-        "sgd_heun": SGDSDE(f, noise, 0.05, scheme=Scheme(HEUN)),
-        "adamw": AdamWSDE(f, noise, 0.05),
-    }
-
-
-@pytest.mark.parametrize("name", ["sgd", "signsgd", "sgd_heun", "adamw"])
-@pytest.mark.parametrize("impl", ["threefry2x32", "philox4x32"])
-def test_simulate_draws_every_paths_normal_at_once_with_the_same_numbers(name, impl):
-    """``simulate`` draws an integrator SDE's xi for all paths in one vmapped call and steps with
-    ``step_with_normal``: bit for bit what ``vmap(step)`` over the per-path keys gives (the
-    generic path, taken by a process that overrides ``step``)."""
-    from common.sde.simulate import _draws_one_normal
-
-    sde, key = _integrator_sdes()[name], jax.random.key(5, impl=impl)
-    assert _draws_one_normal(sde)
-    state = jax.tree.map(lambda a: jnp.broadcast_to(a, (6,) + jnp.shape(a)), sde.init(jnp.ones(4)))
-    keys = jax.random.split(key, 6)
-    generic = jax.vmap(sde.step)(state, keys)
-    fast = jax.vmap(sde.step_with_normal)(state, jax.vmap(step_normal, in_axes=(0, None))(
-        keys, sde.init(jnp.ones(4))))
-    for a, b in zip(generic, fast):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    run = {"num_steps": 30, "num_paths": 7, "record_every": 10, "keep_paths": True}
-    traj = simulate(sde, jnp.ones(4), key, **run)
-    if name == "sgd":   # the same SDE through the generic path (an overridden step)
-        own = _OwnStep(sde.objective, sde.noise, sde.lr)
-        assert not _draws_one_normal(own)
-        ref = simulate(own, jnp.ones(4), key, **run)
-        np.testing.assert_array_equal(np.asarray(traj.paths), np.asarray(ref.paths))
-        np.testing.assert_array_equal(np.asarray(traj.final_state.x),
-                                      np.asarray(ref.final_state.x))
