@@ -16,16 +16,18 @@ Errors are ``ValueError`` naming the parameter, its value and the allowed range.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_batching import custom_vmap
 from jax.tree_util import GetAttrKey
 
 __all__ = ["pytree_dataclass", "static", "as_float", "check_positive", "check_nonnegative",
            "check_unit_interval", "check_int_at_least", "check_vector", "check_same_dim",
-           "check_method", "check_x0"]
+           "check_method", "check_x0", "normal"]
 
 
 def static(default=dataclasses.MISSING):
@@ -154,3 +156,31 @@ def check_x0(obj, x0):
     """``x0`` as a float vector whose length is the noise model's dimension."""
     check_same_dim("x0", x0, "the noise model", obj.noise.dim)
     return jnp.asarray(x0, dtype=jnp.result_type(float))
+
+
+@functools.cache
+def _normal_fn(shape: tuple[int, ...], dtype):
+    @custom_vmap
+    def draw(key):
+        return jax.random.normal(key, shape, dtype)
+
+    @draw.def_vmap
+    def _batched(axis_size, in_batched, key):
+        (batched,) = in_batched
+        if not batched:
+            return draw(key), False
+        # The same values as vmap(draw)(key), generated with the batch (paths) as the minor axis
+        # and moved to the front logically only: XLA's CPU code vectorises the generator along
+        # the minor axis (10 wide for d = 10 when it is the state's axis; benchmarks/README.md,
+        # sde_paths layout profile).
+        out = jax.lax.optimization_barrier(
+            jax.vmap(lambda k: jax.random.normal(k, shape, dtype), out_axes=-1)(key))
+        return jnp.moveaxis(out, -1, 0), True
+
+    return draw
+
+
+def normal(key, shape, dtype) -> jax.Array:
+    """``jax.random.normal(key, shape, dtype)``, bit for bit, whose ``vmap`` over keys draws with
+    the batch as the minor axis (:func:`common.sde.simulate` lays paths out that way)."""
+    return _normal_fn(tuple(int(s) for s in shape), jnp.dtype(dtype))(key)

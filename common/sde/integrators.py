@@ -40,6 +40,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from common.sde._base import normal
+
 __all__ = ["Tableau", "Scheme", "EULER_MARUYAMA", "HEUN", "TABLEAUX", "State", "SDE",
            "integrate_step"]
 
@@ -105,7 +107,7 @@ class Scheme:
 
 def integrate_step(sde, state, key, dt, scheme: Scheme = Scheme()):
     """One step of ``scheme`` for ``sde`` from ``state`` with time step ``dt`` (pure)."""
-    xi = jax.random.normal(key, jnp.shape(state.x), jnp.result_type(state.x))
+    xi = normal(key, jnp.shape(state.x), jnp.result_type(state.x))
     dw = jnp.sqrt(dt).astype(xi.dtype) * xi
     for group in scheme.groups(state._fields):
         state = _advance(sde, state, group, dt, dw, scheme.tableau)

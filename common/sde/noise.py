@@ -40,6 +40,7 @@ from common.sde._base import (
     as_float,
     check_positive,
     check_vector,
+    normal,
     pytree_dataclass,
 )
 
@@ -144,7 +145,7 @@ class Gaussian:
         return self.std
 
     def sample(self, key, sample_shape=()) -> jax.Array:
-        xi = jax.random.normal(key, tuple(sample_shape) + (self.dim,), self.std.dtype)
+        xi = normal(key, tuple(sample_shape) + (self.dim,), self.std.dtype)
         return self.cov_sqrt_mul(xi)
 
     def perturb(self, key, grad) -> jax.Array:

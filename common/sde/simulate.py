@@ -13,15 +13,22 @@ Randomness: path i uses ``key_i = split(key, num_paths)[i]`` and step k of path 
 stream of per-step keys (for SGD on Gaussian noise the Euler-Maruyama path of its SDE *is* the
 SGD path, draw for draw; see :mod:`common.sde.sgd`).
 
+Layout: the states of all paths are held with the paths as the *last* (minor) axis, (d, paths),
+and the normals of the library's processes (``common.sde._base.normal``) are generated that way
+under ``vmap``: the same values, bit for bit, as ``jax.random.normal`` per path, but XLA's CPU
+code vectorises the generator along the minor axis, which is d wide (10 in the benchmarks) in the
+paths-major layout that a plain ``vmap`` gives and ``num_paths`` wide in this one. The paths equal
+a paths-major simulation to float32 round-off (the arithmetic is compiled differently; tests/sde/
+test_layout.py). ``Trajectory.final_state`` keeps a leading paths axis.
+
 Faster random numbers (opt-in): the generator is the key's. The default (``PRNGKey``, threefry
-2x32 with 20 rounds) is what every notebook uses; on a CPU its bits cost about three times NumPy's
-PCG64. ``jax.random.key(seed, impl="philox4x32")`` selects JAX's Philox 4x32-10, a counter-based
-generator of the same family that passes TestU01's BigCrush (Salmon, Moraes, Dror & Shaw,
-"Parallel random numbers: as easy as 1, 2, 3", SC 2011, Table 2), with the same per-key ``split``
-and ``fold_in`` semantics under ``vmap``: the per-path contract above holds, the paths differ from
-threefry's (other numbers of the same law; tests/sde checks them with a KS test). Its speed-up
-depends on the machine and its load: 1.44x on a small run, 1.04-1.05x at 10^4 paths x 10^3 steps
-on a loaded 2-core machine (benchmarks/README.md, ``sde_paths``). Do not use the
+2x32 with 20 rounds) is what every notebook uses. ``jax.random.key(seed, impl="philox4x32")``
+selects JAX's Philox 4x32-10, a counter-based generator of the same family that passes TestU01's
+BigCrush (Salmon, Moraes, Dror & Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC 2011,
+Table 2), with the same per-key ``split`` and ``fold_in`` semantics under ``vmap``: the per-path
+contract above holds, the paths differ from threefry's (other numbers of the same law; tests/sde
+checks them with a KS test). With the layout above it halves the time of a simulation on a CPU
+(benchmarks/README.md, ``sde_paths``). Do not use the
 ``rbg``/``unsafe_rbg`` keys with :func:`simulate`: under ``vmap`` their bits come from the first
 path's key only (JAX's batching rule for ``rng_bit_generator``), which breaks the per-path
 contract and, in :func:`simulate_grid`, makes configurations share noise.
@@ -140,11 +147,16 @@ def _simulate(processes, x0, keys, **static):
 
 def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, observe,
            keep_paths) -> Trajectory:
+    # Paths are the last (minor) axis of every state array, (d, num_paths), and the normals are
+    # drawn that way (common.sde._base.normal): the same values as a paths-major layout, but
+    # XLA's CPU code vectorises along the minor axis (module docstring, "Layout").
+    # ``final_state`` is moved back to a leading paths axis.
     state0 = process.init(x0)
-    states = jax.tree.map(lambda a: jnp.broadcast_to(a, (num_paths,) + jnp.shape(a)), state0)
+    states = jax.tree.map(lambda a: jnp.broadcast_to(a[..., None], jnp.shape(a) + (num_paths,)),
+                          state0)
     path_keys = jax.random.split(key, num_paths)
-    step_paths = jax.vmap(process.step)
-    observe_paths = jax.vmap(partial(observe, process))
+    step_paths = jax.vmap(process.step, in_axes=(-1, 0), out_axes=-1)
+    observe_paths = jax.vmap(partial(observe, process), in_axes=-1)
 
     def record(states):
         values = observe_paths(states)
@@ -172,7 +184,7 @@ def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, o
         mean=recs["mean"], std=recs["std"],
         quantiles=recs["quantiles"].T if quantiles else None,
         paths=recs["paths"] if keep_paths else None,
-        final_state=final)
+        final_state=jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), final))
 
 
 def _numpy(traj: Trajectory) -> Trajectory:
