@@ -15,7 +15,8 @@ the records cost); NumPy, one array operation per step over all paths (the fair 
 reference of the ratios); NumPy one path at a time (extrapolated from a few paths: it is 10^4
 times too slow to run in full); ``torchsde.sdeint`` (method "euler", fixed dt, a
 ``BrownianInterval``); ``common.sde.simulate`` with a ``philox4x32`` key (the opt-in faster
-generator, module docstring of ``common.sde.simulate``); diffrax's ``Euler`` solver with an
+generator, module docstring of ``common.sde.simulate``; :func:`layout_profile` shows what the
+paths-minor layout buys); diffrax's ``Euler`` solver with an
 ``UnsafeBrownianPath`` (the JAX SDE library's fastest fixed-step setting). The JAX rows, diffrax
 and vectorised NumPy are timed in interleaved rounds (every implementation once per round, the
 order rotated), each row's ratio being the median over rounds of its time over NumPy's in the same
@@ -243,14 +244,14 @@ def run(quick: bool = False) -> list[dict]:
     num_paths, num_steps = _sizes(quick)
     per_path_paths = 2 if quick else 20
     min_run_time = 0.05 if quick else 2.0
-    rounds = 3 if quick else 7
+    rounds = 3 if quick else 5
     ref_name = "NumPy, vectorised over paths"
     rows = []
     for kind in ("SignSGD",) if quick else ("SGD", "SignSGD"):
         load_before = os.getloadavg()[0]
         runners, losses, compile_s = {}, {}, {}
         builders = {
-            "JAX (common.sde.simulate)": (_jax_runner, {}),
+            "JAX (common.sde.simulate, default threefry key)": (_jax_runner, {}),
             "JAX (common.sde.simulate, philox4x32 key)": (_jax_runner, {"impl": "philox4x32"}),
             "diffrax (Euler, UnsafeBrownianPath)": (_diffrax_runner, {}),
         }
@@ -278,13 +279,16 @@ def run(quick: bool = False) -> list[dict]:
         ts_run = _torchsde_runner(kind, num_paths, num_steps)
         ts_s = _time(ts_run, min_run_time)
         results["torchsde.sdeint (euler)"] = (ts_s, ts_run(), None, ts_s / ref)
-        load = max(load_before, os.getloadavg()[0])
+        load_after = os.getloadavg()[0]
+        print(f"sde_paths {kind}: 1-minute load average {load_before:.2f} before, "
+              f"{load_after:.2f} after")
         for impl, (seconds, loss, comp, ratio) in results.items():
             rows.append({"sde": kind, "implementation": impl, "paths": num_paths,
                          "steps": num_steps, "seconds": seconds, "ratio_to_numpy": ratio,
                          "path_steps_per_s": num_paths * num_steps / seconds,
                          "final_mean_loss": loss, "compile_seconds": comp,
-                         "rounds": rounds if impl in runners else None, "load_avg_1min": load})
+                         "rounds": rounds if impl in runners else None,
+                         "load_avg_1min_before": load_before, "load_avg_1min_after": load_after})
     return rows
 
 
@@ -348,3 +352,49 @@ def noise_profile(rounds: int = 2, quick: bool = False) -> dict:
             runners[f"{kind} SDE, library, {impl}"]()
         runners[f"{kind} SDE, NumPy"] = _numpy_runner(kind, num_paths, num_steps)
     return _interleaved(runners, rounds, "NumPy normals")
+
+
+def _layout_runner(impl, paths_minor, num_paths, num_steps):
+    """The SGD SDE hand-written in JAX with the library's noise stream (one key per path,
+    ``fold_in`` of the step, a (d,) normal per path under ``vmap``), the state (paths, d) or,
+    with ``paths_minor``, (d, paths) (``vmap(..., out_axes=1)``: the same values, transposed)."""
+    import jax
+    import jax.numpy as jnp
+
+    h, sigma = (jnp.asarray(a) for a in _problem())
+    if paths_minor:
+        h, sigma = h[:, None], sigma[:, None]
+    shape = (D, num_paths) if paths_minor else (num_paths, D)
+    path_keys = jax.random.split(jax.random.key(0, impl=impl), num_paths)
+    scale = math.sqrt(LR) * math.sqrt(LR)  # sqrt(eta) * sqrt(dt), dt = eta
+
+    @jax.jit
+    def simulate(path_keys):
+        def step(x, k):
+            keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(path_keys, k)
+            xi = jax.vmap(lambda key: jax.random.normal(key, (D,)),
+                          out_axes=1 if paths_minor else 0)(keys)
+            return x - LR * h * x - scale * sigma * xi, None
+
+        x, _ = jax.lax.scan(step, jnp.full(shape, 2.0), jnp.arange(num_steps))
+        return jnp.mean(0.5 * jnp.sum(h * x * x, axis=0 if paths_minor else 1))
+
+    simulate(path_keys).block_until_ready()
+    return lambda: float(simulate(path_keys))
+
+
+def layout_profile(rounds: int = 3, num_paths: int = 10_000, num_steps: int = 100) -> dict:
+    """Where the library's time goes (benchmarks/README.md, ``sde_paths`` profile): the SGD SDE
+    with the library's per-path noise stream, hand-written with paths as the major axis (the
+    layout ``vmap`` over paths gives) and as the minor axis, threefry and philox keys, against
+    ``common.sde.simulate`` and vectorised NumPy, interleaved. Returns {name: (median s, ratio to
+    NumPy)}."""
+    runners = {"NumPy, vectorised over paths": _numpy_runner("SGD", num_paths, num_steps)}
+    for impl in ("threefry2x32", "philox4x32"):
+        runners[f"library, {impl}"] = _jax_runner("SGD", num_paths, num_steps, impl)
+        runners[f"library, {impl}"]()
+        for minor in (False, True):
+            layout = "minor (d, paths)" if minor else "major (paths, d)"
+            name = f"hand-written, paths {layout}, {impl}"
+            runners[name] = _layout_runner(impl, minor, num_paths, num_steps)
+    return _interleaved(runners, rounds, "NumPy, vectorised over paths")
