@@ -13,17 +13,23 @@ Randomness: path i uses ``key_i = split(key, num_paths)[i]`` and step k of path 
 stream of per-step keys (for SGD on Gaussian noise the Euler-Maruyama path of its SDE *is* the
 SGD path, draw for draw; see :mod:`common.sde.sgd`).
 
-Layout: the states of all paths are held with the paths as the *last* (minor) axis, (d, paths),
-and the normals of the library's processes (``common.sde._base.normal``) are generated that way
-under ``vmap``: the same values, bit for bit, as ``jax.random.normal`` per path, but XLA's CPU
-code vectorises the generator along the minor axis, which is d wide (10 in the benchmarks) in the
+Layout: for an iterate with fewer than 32 coordinates (``common.sde._base.paths_minor``) the
+states of all paths are held with the paths as the *last* (minor) axis, (d, paths), and the
+normals of the library's processes (``common.sde._base.normal``) are generated that way under
+``vmap``: the same values, bit for bit, as ``jax.random.normal`` per path, but XLA's CPU code
+vectorises the generator along the minor axis, which is d wide (10 in the benchmarks) in the
 paths-major layout that a plain ``vmap`` gives and ``num_paths`` wide in this one. The paths equal
-a paths-major simulation to float32 round-off (the arithmetic is compiled differently; tests/sde/
-test_layout.py). ``Trajectory.final_state`` keeps a leading paths axis.
+a paths-major simulation to float32 round-off (the arithmetic is compiled differently;
+tests/sde/test_layout.py). A larger iterate keeps the paths-major layout (with d = 10^4 and two
+paths, the DP-SDE quadratic of dp-sde notebook 01, the paths-minor layout made that notebook 3.3x
+slower). The rule depends on d only, so a path does not depend on ``num_paths``.
+``Trajectory.final_state`` keeps a leading paths axis.
 
-Faster random numbers (opt-in): the generator is the key's. The default (``PRNGKey``, threefry
-2x32 with 20 rounds) is what every notebook uses. ``jax.random.key(seed, impl="philox4x32")``
-selects JAX's Philox 4x32-10, a counter-based generator of the same family that passes TestU01's
+Random numbers: the generator is the key's. The repository's keys
+(``common.experiment.jax_key(seed)``, what every notebook uses since issue 29) are JAX's Philox
+4x32-10 (``jax.random.key(seed, impl="philox4x32")``); ``jax.random.PRNGKey(seed)`` (threefry
+2x32-20, JAX's default, what the notebooks used before) is accepted as well. Philox 4x32-10 is
+a counter-based generator of the same family as threefry that passes TestU01's
 BigCrush (Salmon, Moraes, Dror & Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC 2011,
 Table 2), with the same per-key ``split`` and ``fold_in`` semantics under ``vmap``: the per-path
 contract above holds, the paths differ from threefry's (other numbers of the same law; tests/sde
@@ -54,7 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common.sde._base import check_int_at_least, check_vector
+from common.sde._base import check_int_at_least, check_vector, paths_minor
 
 __all__ = ["Trajectory", "simulate", "simulate_many", "simulate_grid", "loss_observable"]
 
@@ -147,16 +153,21 @@ def _simulate(processes, x0, keys, **static):
 
 def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, observe,
            keep_paths) -> Trajectory:
-    # Paths are the last (minor) axis of every state array, (d, num_paths), and the normals are
-    # drawn that way (common.sde._base.normal): the same values as a paths-major layout, but
-    # XLA's CPU code vectorises along the minor axis (module docstring, "Layout").
-    # ``final_state`` is moved back to a leading paths axis.
+    # For a small iterate (d < 32) the paths are the last (minor) axis of every state array,
+    # (d, num_paths), and the normals are drawn that way (common.sde._base.normal): the same
+    # values as a paths-major layout, but XLA's CPU code vectorises along the minor axis (module
+    # docstring, "Layout"). A larger iterate keeps the paths-major layout of a plain vmap.
+    # ``final_state`` has paths first.
     state0 = process.init(x0)
-    states = jax.tree.map(lambda a: jnp.broadcast_to(a[..., None], jnp.shape(a) + (num_paths,)),
-                          state0)
+    axis = -1 if paths_minor(jnp.shape(x0)) else 0
+    if axis == -1:
+        states = jax.tree.map(
+            lambda a: jnp.broadcast_to(a[..., None], jnp.shape(a) + (num_paths,)), state0)
+    else:
+        states = jax.tree.map(lambda a: jnp.broadcast_to(a, (num_paths,) + jnp.shape(a)), state0)
     path_keys = jax.random.split(key, num_paths)
-    step_paths = jax.vmap(process.step, in_axes=(-1, 0), out_axes=-1)
-    observe_paths = jax.vmap(partial(observe, process), in_axes=-1)
+    step_paths = jax.vmap(process.step, in_axes=(axis, 0), out_axes=axis)
+    observe_paths = jax.vmap(partial(observe, process), in_axes=axis)
 
     def record(states):
         values = observe_paths(states)
@@ -184,7 +195,7 @@ def _paths(process, x0, key, *, num_steps, num_paths, record_every, quantiles, o
         mean=recs["mean"], std=recs["std"],
         quantiles=recs["quantiles"].T if quantiles else None,
         paths=recs["paths"] if keep_paths else None,
-        final_state=jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), final))
+        final_state=jax.tree.map(lambda a: jnp.moveaxis(a, axis, 0), final))
 
 
 def _numpy(traj: Trajectory) -> Trajectory:

@@ -202,7 +202,9 @@ def example_norms(cfg: QuadraticStudy, x, seed: int, num: int = 4096) -> np.ndar
     import jax
     import jax.numpy as jnp
 
-    key = jax.random.PRNGKey(derive_seed(seed, "example-norms"))
+    from common.experiment import jax_key
+
+    key = jax_key(derive_seed(seed, "example-norms"))
     grad = jnp.asarray(curvatures(cfg) * np.asarray(x), jnp.float32)
     out = []
     for k in jax.random.split(key, max(1, num // 256)):
