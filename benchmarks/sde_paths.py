@@ -14,9 +14,10 @@ the same in hand-written JAX (one normal draw for all paths per step: what per-p
 the records cost); NumPy, one array operation per step over all paths (the fair baseline, and the
 reference of the ratios); NumPy one path at a time (extrapolated from a few paths: it is 10^4
 times too slow to run in full); ``torchsde.sdeint`` (method "euler", fixed dt, a
-``BrownianInterval``); ``common.sde.simulate`` with a ``philox4x32`` key (the opt-in faster
-generator, module docstring of ``common.sde.simulate``; :func:`layout_profile` shows what the
-paths-minor layout buys); diffrax's ``Euler`` solver with an
+``BrownianInterval``); ``common.sde.simulate`` with a ``philox4x32`` key (the repository's
+default key since issue 29, ``common.experiment.jax_key``) and with JAX's threefry key
+(``jax.random.PRNGKey``, the default before; :func:`layout_profile` shows what the paths-minor
+layout buys); diffrax's ``Euler`` solver with an
 ``UnsafeBrownianPath`` (the JAX SDE library's fastest fixed-step setting). The JAX rows, diffrax
 and vectorised NumPy are timed in interleaved rounds (every implementation once per round, the
 order rotated), each row's ratio being the median over rounds of its time over NumPy's in the same
@@ -251,8 +252,9 @@ def run(quick: bool = False) -> list[dict]:
         load_before = os.getloadavg()[0]
         runners, losses, compile_s = {}, {}, {}
         builders = {
-            "JAX (common.sde.simulate, default threefry key)": (_jax_runner, {}),
-            "JAX (common.sde.simulate, philox4x32 key)": (_jax_runner, {"impl": "philox4x32"}),
+            "JAX (common.sde.simulate, threefry2x32 key)": (_jax_runner, {}),
+            "JAX (common.sde.simulate, philox4x32: the default key)": (_jax_runner,
+                                                                     {"impl": "philox4x32"}),
             "diffrax (Euler, UnsafeBrownianPath)": (_diffrax_runner, {}),
         }
         if not quick:
