@@ -192,9 +192,10 @@ def paths_minor(shape) -> bool:
     iterates with fewer than :data:`PATHS_MINOR_BELOW` coordinates (a minor axis of d < 32 fills
     at most two AVX-512 vectors of float32). The rule depends on the iterate only, not on the
     number of paths, so a path's trajectory does not depend on ``num_paths`` (the contract of
-    :func:`common.sde.simulate`). Measured: d = 10 with 10^4 paths, paths minor 1.6-4x faster
-    (benchmarks/README.md, ``sde_paths``); d = 10^4 with 2 paths (dp-sde notebook 01), paths
-    minor 3.3x slower (116 s against 35 s for the notebook)."""
+    :func:`common.sde.simulate`). Measured: d = 10 with 10^4 paths, paths minor about 2x
+    (threefry) to 4x (philox) faster (benchmarks/README.md, ``sde_paths``); d = 10^4 with 2
+    paths (dp-sde notebook 01), paths minor 2.4x slower (the notebook took 116 s against 48 s,
+    each run next to another notebook on the second core)."""
     return math.prod(tuple(int(s) for s in shape)) < PATHS_MINOR_BELOW
 
 

@@ -21,7 +21,7 @@ vectorises the generator along the minor axis, which is d wide (10 in the benchm
 paths-major layout that a plain ``vmap`` gives and ``num_paths`` wide in this one. The paths equal
 a paths-major simulation to float32 round-off (the arithmetic is compiled differently;
 tests/sde/test_layout.py). A larger iterate keeps the paths-major layout (with d = 10^4 and two
-paths, the DP-SDE quadratic of dp-sde notebook 01, the paths-minor layout made that notebook 3.3x
+paths, the DP-SDE quadratic of dp-sde notebook 01, the paths-minor layout made that notebook 2.4x
 slower). The rule depends on d only, so a path does not depend on ``num_paths``.
 ``Trajectory.final_state`` keeps a leading paths axis.
 
